@@ -1,0 +1,1156 @@
+"""The authoring layer: ``@task``, ``@flow``, ``Param``, and the tracer that turns a flow body
+into a :class:`flowdsl.ir.FlowGraph`.
+
+How tracing works (the torch.fx idea, specialised to typed tasks): tracing a flow calls its
+body once with a :class:`Ref` for each parameter. A :class:`Task` called while a trace is
+active records a :class:`flowdsl.ir.Call` and returns a :class:`Ref` to the call's future
+output; called with no trace active, it is the plain function, so unit tests call tasks
+directly. A :class:`Ref` only forwards: attribute access on a structured output gives a
+reference to that field, and every use that would need the real value (``if ref``, ``len(ref)``,
+``str(ref)``, arithmetic ...) raises :class:`flowdsl.errors.TraceError` naming what to do
+instead.
+
+This module imports neither Hera nor pydantic: it runs when a user's module is imported.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import dataclasses
+import difflib
+import inspect
+import os
+import re
+import sys
+import types as pytypes
+import typing
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, NoReturn, TypeVar, overload
+
+from typing_extensions import ParamSpec
+
+from flowdsl import types as codecs
+from flowdsl.errors import (
+    AnnotationError,
+    DefinitionError,
+    FlowDSLError,
+    OptionError,
+    TraceError,
+)
+from flowdsl.ir import (
+    NO_DEFAULT,
+    Call,
+    CodeMode,
+    Const,
+    FlowGraph,
+    FlowInput,
+    FlowOptions,
+    FlowParam,
+    NodeOutput,
+    Output,
+    TaskDef,
+    TaskOptions,
+    TaskParam,
+    Value,
+    type_repr,
+)
+from flowdsl.names import MAX_GENERATE_NAME, Namespace, dns_name, is_parameter_name
+
+__all__ = ["Flow", "Param", "Ref", "Task", "flow", "parse_duration", "task"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """Metadata for a flow parameter, given through ``Annotated``.
+
+    Example::
+
+        def nightly(lr: Annotated[float, Param(description="learning rate")] = 0.01): ...
+
+    Attributes:
+        description: shown in the Argo UI's submit form (the type is appended).
+        name: the Argo parameter name, when it should differ from the Python name.
+    """
+
+    description: str | None = None
+    name: str | None = None
+
+
+# --------------------------------------------------------------------------------------------
+# Locations and small parsers
+# --------------------------------------------------------------------------------------------
+
+
+def _display_path(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive on Windows
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def _definition_location(fn: Callable[..., Any]) -> str:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return "<unknown>"
+    return f"{_display_path(code.co_filename)}:{code.co_firstlineno}"
+
+
+_FLOWDSL_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_location() -> str:
+    """``file:line`` of the innermost frame outside flowdsl (the user's call site)."""
+    frame = sys._getframe(1)
+    while frame is not None and os.path.dirname(
+        os.path.abspath(frame.f_code.co_filename)
+    ).startswith(_FLOWDSL_DIR):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "<unknown>"
+    return f"{_display_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object, *, option: str, **where: str | None) -> int:
+    """Seconds in a duration given as ``"2h"``, ``"1h30m"``, ``"90s"`` or a number of seconds.
+
+    Raises:
+        OptionError: the value is not a positive duration.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise OptionError(
+            f"option '{option}' must be a duration (got {value!r} of type {type(value).__name__})",
+            fix=f"write e.g. {option}=\"2h\", \"30m\", \"1h30m\" or a number of seconds",
+            **where,  # type: ignore[arg-type]
+        )
+    if isinstance(value, str):
+        text = value.strip()
+        parts = _DURATION_PART.findall(text)
+        if not parts or "".join(n + u for n, u in parts) != text:
+            raise OptionError(
+                f"option '{option}' is not a duration: {value!r} (expected a number followed "
+                "by a unit of ms, s, m, h or d, e.g. '1h30m')",
+                fix=f"write e.g. {option}=\"2h\"",
+                **where,  # type: ignore[arg-type]
+            )
+        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+    else:
+        seconds = float(value)
+    if seconds < 1 or seconds != int(seconds):
+        raise OptionError(
+            f"option '{option}' must be a whole number of seconds, at least 1 (got {value!r})",
+            fix=f"write e.g. {option}=\"30s\"",
+            **where,  # type: ignore[arg-type]
+        )
+    return int(seconds)
+
+
+_TASK_OPTION_NAMES = ("image", "retries", "timeout")
+
+
+def _task_options(
+    base: TaskOptions, overrides: Mapping[str, Any], *, task: str, location: str
+) -> TaskOptions:
+    """``base`` with ``overrides`` applied, each override checked."""
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in _TASK_OPTION_NAMES:
+            close = difflib.get_close_matches(key, _TASK_OPTION_NAMES, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise OptionError(
+                f"unknown option '{key}'",
+                fix=f"{hint}valid options: {', '.join(_TASK_OPTION_NAMES)}",
+                task=task,
+                location=location,
+            )
+        if value is None:
+            continue
+        if key == "image":
+            if not isinstance(value, str) or not value.strip():
+                raise OptionError(
+                    f"option 'image' must be a non-empty string (got {value!r})",
+                    fix='write e.g. image="ghcr.io/acme/pipeline:1.0"',
+                    task=task,
+                    location=location,
+                )
+        elif key == "retries":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise OptionError(
+                    f"option 'retries' must be a whole number >= 0 (got {value!r})",
+                    fix="write e.g. retries=3",
+                    task=task,
+                    location=location,
+                )
+        elif key == "timeout":
+            value = parse_duration(value, option="timeout", task=task, location=location)
+        changes[key] = value
+    return dataclasses.replace(base, **changes)
+
+
+# --------------------------------------------------------------------------------------------
+# Signatures
+# --------------------------------------------------------------------------------------------
+
+
+def _hints(fn: Callable[..., Any], *, kind: str, name: str, location: str) -> dict[str, Any]:
+    where = {"flow": name} if kind == "flow" else {"task": name}
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:  # NameError for a forward reference, TypeError for bad hints
+        raise AnnotationError(
+            f"the type hints of {fn.__qualname__} cannot be resolved ({type(exc).__name__}: "
+            f"{exc})",
+            fix="import every type used in the hints at module level",
+            location=location,
+            **where,  # type: ignore[arg-type]
+        ) from None
+
+
+def _strip_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
+    if typing.get_origin(annotation) is typing.Annotated:
+        return annotation.__origin__, tuple(annotation.__metadata__)
+    return annotation, ()
+
+
+def _codec(
+    annotation: Any, *, kind: str, owner: str, parameter: str | None, location: str
+) -> codecs.Codec:
+    where: dict[str, Any] = {"flow": owner} if kind == "flow" else {"task": owner}
+    try:
+        codec = codecs.codec_for(annotation)
+    except FlowDSLError as exc:
+        raise AnnotationError(
+            exc.problem, fix=exc.fix, parameter=parameter, location=location, **where
+        ) from None
+    if codec.is_artifact:
+        what = f"parameter '{parameter}'" if parameter else "the return value"
+        raise AnnotationError(
+            f"type '{codec.type_name}' of {what} is passed as an Argo artifact, which this "
+            "version of flowdsl does not lower yet",
+            fix="pass the data through a parameter type (str, list, dataclass ...) or a "
+            "path/URL string for now",
+            location=location,
+            **where,
+        )
+    return codec
+
+
+def _signature_params(
+    fn: Callable[..., Any], hints: Mapping[str, Any], *, kind: str, name: str, location: str
+) -> list[tuple[inspect.Parameter, Any]]:
+    where: dict[str, Any] = {"flow": name} if kind == "flow" else {"task": name}
+    out = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            star = "*" if param.kind is param.VAR_POSITIONAL else "**"
+            raise DefinitionError(
+                f"{star}{param.name} cannot become Argo parameters (every parameter needs a "
+                "name and a type)",
+                fix="declare each parameter explicitly",
+                parameter=param.name,
+                location=location,
+                **where,
+            )
+        if param.name not in hints:
+            raise AnnotationError(
+                "has no type hint (flowdsl needs one to encode the value as an Argo parameter)",
+                fix=f"annotate it, e.g. '{param.name}: str'",
+                parameter=param.name,
+                location=location,
+                **where,
+            )
+        if not is_parameter_name(param.name):
+            raise DefinitionError(
+                f"the name {param.name!r} is not a valid Argo parameter name (expected ASCII "
+                "letters, digits, '_' and '-')",
+                fix="rename the parameter",
+                parameter=param.name,
+                location=location,
+                **where,
+            )
+        out.append((param, hints[param.name]))
+    if "return" not in hints:
+        raise AnnotationError(
+            "has no return type hint",
+            fix="annotate the return type, e.g. '-> int', or '-> None' if it returns nothing",
+            location=location,
+            **where,
+        )
+    return out
+
+
+def _return_annotation(hints: Mapping[str, Any]) -> Any:
+    returns = hints["return"]
+    return None if returns is type(None) else returns
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks
+# --------------------------------------------------------------------------------------------
+
+
+class Task(Generic[P, R]):
+    """A function decorated with ``@task``.
+
+    Called outside a flow being traced, it is the plain function. Inside a flow being
+    traced, a call records a step of the flow and returns a :class:`Ref` to its output.
+    """
+
+    __slots__ = ("__dict__", "__wrapped__", "_call_options", "definition")
+
+    def __init__(self, definition: TaskDef, call_options: TaskOptions | None = None) -> None:
+        self.definition = definition
+        self.__wrapped__ = definition.fn
+        self._call_options = call_options
+        # Look like the function to help(), inspect and documentation tools.
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(self, attr, getattr(definition.fn, attr, None))
+
+    @property
+    def name(self) -> str:
+        """The task's Argo name."""
+        return self.definition.name
+
+    def options(self, **overrides: Any) -> Task[P, R]:
+        """The same task with per-call options, e.g. ``train.options(retries=5)(rows)``.
+
+        Raises:
+            OptionError: an option is unknown or has an invalid value.
+        """
+        base = self._call_options or self.definition.options
+        merged = _task_options(
+            base, overrides, task=self.definition.name, location=_caller_location()
+        )
+        return Task(self.definition, merged)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        tracer = _ACTIVE_TRACER.get()
+        if tracer is None:
+            return self.definition.fn(*args, **kwargs)  # type: ignore[no-any-return]
+        return tracer.record(  # type: ignore[return-value]
+            self, args, kwargs, _caller_location()
+        )
+
+    def __repr__(self) -> str:
+        return f"<flowdsl task {self.definition.name!r} ({self.definition.qualname})>"
+
+
+def _make_task(
+    fn: Callable[..., Any], name: str | None, options: Mapping[str, Any]
+) -> Task[Any, Any]:
+    if isinstance(fn, (Task, Flow)):
+        raise DefinitionError(
+            f"{fn!r} is already decorated",
+            fix="apply @task or @flow once",
+            location=_caller_location(),
+        )
+    if not inspect.isfunction(fn):
+        raise DefinitionError(
+            f"@task decorates functions (got {type(fn).__name__})",
+            fix="put @task on a 'def'",
+            location=_caller_location(),
+        )
+    location = _definition_location(fn)
+    argo_name = dns_name(
+        name if name is not None else fn.__name__,
+        kind="task",
+        explicit=name is not None,
+        location=location,
+    )
+    hints = _hints(fn, kind="task", name=argo_name, location=location)
+    params = []
+    for param, annotation in _signature_params(
+        fn, hints, kind="task", name=argo_name, location=location
+    ):
+        bare, _ = _strip_annotated(annotation)
+        codec = _codec(
+            bare, kind="task", owner=argo_name, parameter=param.name, location=location
+        )
+        default = NO_DEFAULT if param.default is param.empty else param.default
+        if default is not NO_DEFAULT:
+            _check_default(codec, default, kind="task", owner=argo_name, parameter=param.name,
+                           location=location)
+        params.append(TaskParam(param.name, bare, default))
+    returns, _ = _strip_annotated(_return_annotation(hints))
+    if returns is not None:
+        _codec(returns, kind="task", owner=argo_name, parameter=None, location=location)
+    outputs = tuple(Output(n, t) for n, t in codecs.output_parameters(returns))
+    task_options = _task_options(TaskOptions(), options, task=argo_name, location=location)
+    definition = TaskDef(
+        name=argo_name,
+        fn=fn,
+        module=fn.__module__,
+        qualname=fn.__qualname__,
+        params=tuple(params),
+        returns=returns,
+        outputs=outputs,
+        hints=tuple(hints.items()),
+        options=task_options,
+        location=location,
+    )
+    return Task(definition)
+
+
+def _check_default(
+    codec: codecs.Codec, default: Any, *, kind: str, owner: str, parameter: str, location: str
+) -> None:
+    try:
+        codec.validate(default)
+    except FlowDSLError as exc:
+        where: dict[str, Any] = {"flow": owner} if kind == "flow" else {"task": owner}
+        raise DefinitionError(
+            f"the default {default!r} does not fit the type hint: {exc.problem}",
+            fix="change the default or the hint",
+            parameter=parameter,
+            location=location,
+            **where,
+        ) from None
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: str | None = None,
+    image: str | None = None,
+    retries: int | None = None,
+    timeout: str | int | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    **options: Any,
+) -> Task[P, R] | Callable[[Callable[P, R]], Task[P, R]]:
+    """Declare a task: one step of a flow, run in its own pod.
+
+    Use bare (``@task``) or with options (``@task(retries=3, timeout="2h")``).
+    Every parameter and the return value need a type hint: they decide how values are
+    encoded as Argo parameters.
+
+    Args:
+        fn: the function (when used bare).
+        name: the Argo name of the task (default: the function name, ``_`` -> ``-``).
+        **options: ``image``, ``retries`` (retry limit), ``timeout`` (``"2h"``, ``"90s"``).
+
+    Raises:
+        AnnotationError: a hint is missing or not supported.
+        InvalidNameError: the name cannot become an Argo name.
+        OptionError: an option is unknown or invalid.
+    """
+    if fn is not None:
+        return _make_task(fn, name, options)  # type: ignore[return-value]
+
+    def decorate(inner: Callable[P, R]) -> Task[P, R]:
+        return _make_task(inner, name, options)  # type: ignore[return-value]
+
+    return decorate
+
+
+# --------------------------------------------------------------------------------------------
+# References
+# --------------------------------------------------------------------------------------------
+
+
+class Ref:
+    """A reference, during tracing, to a value that exists only when the workflow runs.
+
+    Pass it to other tasks; read a field of a structured output with ``ref.field`` (or
+    ``ref[i]`` for a tuple); order calls without data with ``ref.after(other)``. Anything
+    that needs the actual value raises :class:`TraceError`.
+    """
+
+    __slots__ = ("_annotation", "_label", "_tracer", "_value")
+
+    def __init__(self, tracer: _Tracer, value: Value | None, annotation: Any, label: str) -> None:
+        object.__setattr__(self, "_tracer", tracer)
+        object.__setattr__(self, "_value", value)
+        object.__setattr__(self, "_annotation", annotation)
+        object.__setattr__(self, "_label", label)
+
+    # -- what a reference can do ---------------------------------------------------------
+
+    def after(self, *refs: Ref) -> Ref:
+        """Make this call wait for the calls behind ``refs``, with no data passed.
+
+        Returns:
+            this reference, so ``extract(x).after(setup())`` reads naturally.
+        """
+        node = self._node_id("after")
+        for ref in refs:
+            if not isinstance(ref, Ref):
+                self._fail(
+                    f".after() takes references returned by task calls (got {ref!r})",
+                    "pass the value a task call returned",
+                )
+            self._tracer.add_order(node, ref._node_id("after"), self._label)
+        return self
+
+    def __getattr__(self, name: str) -> Ref:
+        if name.startswith("__") and name.endswith("__"):
+            raise AttributeError(name)
+        return self._field(name, f".{name}")
+
+    def __getitem__(self, key: object) -> Ref:
+        if isinstance(key, bool) or not isinstance(key, (int, str)):
+            self._fail(
+                f"{self._label}[{key!r}]: only a field name or a tuple position can be used",
+                "index inside a task, which receives the real value",
+            )
+        if isinstance(key, int):
+            fields = codecs.structured_fields(self._annotation) or ()
+            if not fields or fields[0][0] != "0":
+                self._fail(
+                    f"{self._label}[{key}]: positions can be read only from a fixed-length "
+                    f"tuple output (this is {type_repr(self._annotation)})",
+                    "pass the whole value to a task and index it there",
+                )
+            return self._field(str(key), f"[{key}]")
+        return self._field(key, f"[{key!r}]")
+
+    def __iter__(self) -> Iterator[Ref]:
+        fields = codecs.structured_fields(self._annotation) or ()
+        if fields and fields[0][0] == "0":  # unpacking a fixed-length tuple output
+            return iter([self._field(name, f"[{name}]") for name, _ in fields])
+        self._fail(
+            f"iterating over {self._label} needs its value, which exists only when the "
+            "workflow runs",
+            "pass it to a task that loops over it; fan-out with task.map(...) is planned",
+        )
+
+    def __repr__(self) -> str:
+        return f"<flowdsl ref {self._label}: {type_repr(self._annotation)}>"
+
+    # -- what needs a real value ----------------------------------------------------------
+
+    def __bool__(self) -> bool:
+        self._fail(
+            f"'if {self._label}' (or and/or/not) needs its value, which exists only when the "
+            "workflow runs",
+            "branch inside a task; conditional steps with when(...) are planned",
+        )
+
+    def __len__(self) -> int:
+        self._fail(
+            f"len({self._label}) needs its value, which exists only when the workflow runs",
+            "compute the length inside a task",
+        )
+
+    def __int__(self) -> int:
+        self._needs_value("int")
+
+    def __float__(self) -> float:
+        self._needs_value("float")
+
+    def __index__(self) -> int:
+        self._needs_value("an index")
+
+    def __str__(self) -> str:
+        self._needs_value("str")
+
+    def __format__(self, spec: str) -> str:
+        self._needs_value("an f-string or format()")
+
+    def __contains__(self, item: object) -> bool:
+        self._needs_value("'in'")
+
+    def __call__(self, *args: object, **kwargs: object) -> NoReturn:
+        self._fail(
+            f"{self._label} is a reference to a task's output, not a function",
+            "call the task itself",
+        )
+
+    def __setattr__(self, name: str, value: object) -> NoReturn:
+        self._fail(
+            f"cannot set {self._label}.{name}: outputs of tasks are read-only",
+            "build a new value inside a task",
+        )
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+        self._comparison("==")
+
+    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+        self._comparison("!=")
+
+    def __lt__(self, other: object) -> bool:
+        self._comparison("<")
+
+    def __le__(self, other: object) -> bool:
+        self._comparison("<=")
+
+    def __gt__(self, other: object) -> bool:
+        self._comparison(">")
+
+    def __ge__(self, other: object) -> bool:
+        self._comparison(">=")
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _fail(self, problem: str, fix: str) -> NoReturn:
+        raise TraceError(problem, fix=fix, flow=self._tracer.flow_name, location=_caller_location())
+
+    def _needs_value(self, construct: str) -> NoReturn:
+        self._fail(
+            f"converting {self._label} to {construct} needs its value, which exists only when "
+            "the workflow runs (a plain function called on a reference does this)",
+            "pass the reference to a @task, which receives the real value",
+        )
+
+    def _comparison(self, op: str) -> NoReturn:
+        self._fail(
+            f"comparing {self._label} with '{op}' needs its value, which exists only when the "
+            "workflow runs",
+            "compare inside a task; conditional steps with when(...) are planned",
+        )
+
+    def _node_id(self, what: str) -> str:
+        if not isinstance(self._value, NodeOutput):
+            self._fail(
+                f"{what}: {self._label} is a flow parameter, not the result of a task call",
+                "use the value returned by a task call",
+            )
+        return self._value.node
+
+    def _field(self, name: str, suffix: str) -> Ref:
+        label = f"{self._label}{suffix}"
+        fields = dict(codecs.structured_fields(self._annotation) or ())
+        if name not in fields:
+            if fields:
+                known = ", ".join(f for f in fields)
+                problem = f"{type_repr(self._annotation)} has no field {name!r} (fields: {known})"
+            else:
+                problem = (
+                    f"{self._label} is a {type_repr(self._annotation)}, which has no fields; "
+                    f"'{label}' needs the value, which exists only when the workflow runs"
+                )
+            self._fail(problem, "read fields that the type declares, or work on the value in a task")
+        value = self._value
+        output = name if not name.isdigit() else f"return-{name}"
+        if not (isinstance(value, NodeOutput) and value.output == "return"):
+            where = "a flow parameter" if isinstance(value, FlowInput) else "a field"
+            self._fail(
+                f"'{label}': fields can be read from the whole output of a task call, and "
+                f"{self._label} is {where}",
+                "pass the whole value to a task and read the field there",
+            )
+        node = self._tracer.call_task(value.node)
+        if output not in {o.name for o in node.outputs}:
+            self._fail(
+                f"'{label}': field {name!r} is not an output parameter of task "
+                f"'{node.name}' (its name is not a valid Argo parameter name)",
+                "pass the whole value to a task and read the field there",
+            )
+        return Ref(self._tracer, NodeOutput(value.node, output), fields[name], label)
+
+
+# --------------------------------------------------------------------------------------------
+# The tracer
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _CallBuilder:
+    id: str
+    task: TaskDef
+    options: TaskOptions
+    args: tuple[tuple[str, Value], ...]
+    after: list[str]
+    location: str
+
+
+_ACTIVE_TRACER: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar(
+    "flowdsl_tracer", default=None
+)
+
+
+class _Tracer:
+    """Records the calls a flow body makes. One per trace; never shared between threads."""
+
+    def __init__(self, flow_name: str) -> None:
+        self.flow_name = flow_name
+        self.calls: list[_CallBuilder] = []
+        self._by_id: dict[str, _CallBuilder] = {}
+        self._ids = Namespace()
+
+    def call_task(self, call_id: str) -> TaskDef:
+        return self._by_id[call_id].task
+
+    def add_order(self, node: str, before: str, label: str) -> None:
+        builder = self._by_id[node]
+        if before == node:
+            raise TraceError(
+                f"{label}.after() names the same call",
+                fix="pass a reference to another call",
+                flow=self.flow_name,
+                location=_caller_location(),
+            )
+        if before not in builder.after:
+            builder.after.append(before)
+
+    def record(
+        self,
+        task_obj: Task[Any, Any],
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        location: str,
+    ) -> Ref:
+        definition = task_obj.definition
+        where = {"flow": self.flow_name, "task": definition.name, "location": location}
+        try:
+            bound = inspect.signature(definition.fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            expected = ", ".join(
+                p.name + ("" if p.default is NO_DEFAULT else "=...") for p in definition.params
+            )
+            raise TraceError(
+                f"bad call: {exc}",
+                fix=f"call it as {definition.name}({expected})",
+                **where,
+            ) from None
+        values: list[tuple[str, Value]] = []
+        for param in definition.params:
+            if param.name not in bound.arguments:
+                continue
+            values.append((param.name, self._value(param, bound.arguments[param.name], where)))
+        call_id = self._ids.claim(definition.name)
+        options = task_obj._call_options or definition.options
+        builder = _CallBuilder(call_id, definition, options, tuple(values), [], location)
+        self.calls.append(builder)
+        self._by_id[call_id] = builder
+        returns = definition.returns
+        value = NodeOutput(call_id, "return") if returns is not None else None
+        label = f"{definition.name}(...)" if call_id == definition.name else f"{call_id}(...)"
+        if value is None:
+            return _NoOutputRef(self, NodeOutput(call_id, ""), None, label)
+        return Ref(self, value, returns, label)
+
+    def _value(self, param: TaskParam, arg: Any, where: Mapping[str, str]) -> Value:
+        if isinstance(arg, _NoOutputRef):
+            raise TraceError(
+                f"{arg._label} returns nothing (-> None), so it cannot be passed as an argument",
+                fix=f"use .after({arg._label.removesuffix('(...)')}) to order calls without data",
+                parameter=param.name,
+                **where,
+            )
+        if isinstance(arg, Ref):
+            if arg._tracer is not self:
+                raise TraceError(
+                    "a reference from another flow's trace was passed",
+                    fix="pass values of the flow being traced",
+                    parameter=param.name,
+                    **where,
+                )
+            mismatch = _type_mismatch(arg._annotation, param.annotation)
+            if mismatch:
+                raise TraceError(
+                    f"expected {type_repr(param.annotation)}, got {arg._label} of type "
+                    f"{type_repr(arg._annotation)}",
+                    fix=mismatch,
+                    parameter=param.name,
+                    **where,
+                )
+            assert arg._value is not None  # only _NoOutputRef has no value
+            return arg._value
+        if isinstance(arg, (Task, Flow)):
+            raise TraceError(
+                f"got the {type(arg).__name__.lower()} {arg.name!r} itself, not its result",
+                fix=f"call it: {arg.name}(...)",
+                parameter=param.name,
+                **where,
+            )
+        _reject_nested_refs(arg, param.name, where)
+        codec = codecs.codec_for(param.annotation)
+        try:
+            codec.validate(arg)
+        except FlowDSLError as exc:
+            raise TraceError(
+                exc.problem,
+                fix=f"pass a value of type {codec.type_name}",
+                parameter=param.name,
+                **where,
+            ) from None
+        return Const(arg)
+
+    def build(
+        self, flow_obj: Flow[Any, Any], params: tuple[FlowParam, ...], result: Any
+    ) -> FlowGraph:
+        definition = flow_obj
+        graph_result = self._result(definition, result)
+        calls = tuple(
+            Call(b.id, b.task, b.options, b.args, tuple(b.after), b.location) for b in self.calls
+        )
+        return FlowGraph(
+            name=definition.name,
+            qualname=f"{definition.__wrapped__.__module__}.{definition.__wrapped__.__qualname__}",
+            params=params,
+            calls=calls,
+            returns=definition.returns,
+            result=graph_result,
+            options=definition.flow_options,
+            description=definition.description,
+            location=definition.location,
+        )
+
+    def _result(self, definition: Flow[Any, Any], result: Any) -> tuple[tuple[str, Value], ...]:
+        returns = definition.returns
+        where = {"flow": self.flow_name, "location": definition.location}
+        if returns is None:
+            if result is not None and not isinstance(result, _NoOutputRef):
+                raise TraceError(
+                    f"the flow is annotated '-> None' but returns {result!r}",
+                    fix="annotate the flow's return type",
+                    **where,
+                )
+            return ()
+        if not isinstance(result, Ref) or isinstance(result, _NoOutputRef):
+            got = "nothing" if result is None else repr(result)
+            raise TraceError(
+                f"a flow returns the output of a task call (expected {type_repr(returns)}, got "
+                f"{got})",
+                fix="return a value produced by a task, or annotate the flow '-> None'",
+                **where,
+            )
+        value = result._value
+        if not isinstance(value, NodeOutput):
+            raise TraceError(
+                f"the flow returns {result._label}, a flow parameter; a flow returns the output "
+                "of a task call",
+                fix="return a value produced by a task",
+                **where,
+            )
+        mismatch = _type_mismatch(result._annotation, returns)
+        if mismatch:
+            raise TraceError(
+                f"the flow is annotated '-> {type_repr(returns)}' but returns {result._label} "
+                f"of type {type_repr(result._annotation)}",
+                fix=mismatch,
+                **where,
+            )
+        outputs: list[tuple[str, Value]] = []
+        produced = {o.name for o in self._by_id[value.node].task.outputs}
+        for name, _ in codecs.output_parameters(returns):
+            if name == "return":
+                outputs.append((name, value))
+            elif value.output == "return" and name in produced:
+                outputs.append((name, NodeOutput(value.node, name)))
+        return tuple(outputs)
+
+
+class _NoOutputRef(Ref):
+    """The result of calling a task that returns nothing: usable only with ``.after()``."""
+
+    __slots__ = ()
+
+
+def _reject_nested_refs(value: Any, parameter: str, where: Mapping[str, str]) -> None:
+    """A reference inside a list or dict constant cannot be encoded at compile time."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Ref):
+            raise TraceError(
+                f"{item._label} is nested inside a {type(value).__name__} constant; Argo "
+                "passes each argument as one parameter",
+                fix="pass the reference as an argument of its own, or build the collection "
+                "inside a task",
+                parameter=parameter,
+                **where,
+            )
+        if isinstance(item, (list, tuple, set, frozenset)):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+
+
+_SCALARS = (str, int, float, bool)
+_UNION_ORIGINS = (typing.Union, pytypes.UnionType)
+
+
+def _type_mismatch(source: Any, target: Any) -> str | None:
+    """A fix to show when a value of type ``source`` cannot feed a parameter of ``target``.
+
+    Deliberately lenient: only clear mismatches (different scalar types, a scalar for a
+    container, different container kinds) are reported; finer checks are left to the
+    runtime's decoding, which names the parameter too.
+    """
+    if source == target:
+        return None
+    target_args = typing.get_args(target)
+    if typing.get_origin(target) in _UNION_ORIGINS:
+        if type(None) in target_args:
+            others = [a for a in target_args if a is not type(None)]
+            return _type_mismatch(source, others[0]) if len(others) == 1 else None
+    if typing.get_origin(source) is typing.Literal:
+        kinds = {type(v) for v in typing.get_args(source)}
+        source = kinds.pop() if len(kinds) == 1 else source
+    if typing.get_origin(target) is typing.Literal:
+        return None  # checked against the enum when the value is decoded
+    if source is int and target is float:
+        return None
+    source_kind = typing.get_origin(source) or source
+    target_kind = typing.get_origin(target) or target
+    if source_kind in _SCALARS or target_kind in _SCALARS:
+        if source_kind != target_kind:
+            return "pass a value of the parameter's type, or convert it inside a task"
+        return None
+    if (
+        isinstance(source_kind, type)
+        and isinstance(target_kind, type)
+        and source_kind in (list, dict, tuple)
+        and target_kind in (list, dict, tuple)
+        and source_kind is not target_kind
+    ):
+        return "pass a value of the parameter's type, or convert it inside a task"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Flows
+# --------------------------------------------------------------------------------------------
+
+
+_ARGS_HEADER = re.compile(r"^(\s*)(Args|Arguments|Parameters):\s*$")
+_ARG_LINE = re.compile(r"^(\s*)(\*{0,2}\w+)\s*(\([^)]*\))?\s*:\s*(.*)$")
+
+
+def _docstring_args(doc: str | None) -> tuple[str | None, dict[str, str]]:
+    """The first paragraph and the Google-style ``Args:`` descriptions of a docstring."""
+    if not doc:
+        return None, {}
+    text = inspect.cleandoc(doc)
+    summary = text.split("\n\n", 1)[0].strip().replace("\n", " ") or None
+    args: dict[str, str] = {}
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        header = _ARGS_HEADER.match(lines[i])
+        i += 1
+        if not header:
+            continue
+        section_indent = len(header.group(1))
+        current: str | None = None
+        entry_indent = None
+        while i < len(lines):
+            line = lines[i]
+            if line.strip() and len(line) - len(line.lstrip()) <= section_indent:
+                break  # the next section
+            match = _ARG_LINE.match(line)
+            indent = len(line) - len(line.lstrip())
+            if match and (entry_indent is None or indent == entry_indent):
+                entry_indent = indent
+                current = match.group(2).lstrip("*")
+                args[current] = match.group(4).strip()
+            elif current is not None and line.strip():
+                args[current] = f"{args[current]} {line.strip()}".strip()
+            i += 1
+    return summary, args
+
+
+class Flow(Generic[P, R]):
+    """A function decorated with ``@flow``: a workflow whose steps are task calls.
+
+    ``flowdsl.compile(flow)`` traces it into an Argo manifest; calling it with arguments runs
+    it on this machine through the local engine; ``flow.main()`` gives a script the CLI.
+    """
+
+    __slots__ = (
+        "__dict__",
+        "__wrapped__",
+        "_params",
+        "description",
+        "flow_options",
+        "location",
+        "name",
+        "returns",
+    )
+
+    def __init__(
+        self, fn: Callable[P, R], *, name: str | None, image: str | None, code: CodeMode
+    ) -> None:
+        self.__wrapped__ = fn
+        for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+            setattr(self, attr, getattr(fn, attr, None))
+        self.location = _definition_location(fn)
+        self.name = dns_name(
+            name if name is not None else fn.__name__,
+            kind="flow",
+            explicit=name is not None,
+            max_length=MAX_GENERATE_NAME,
+            location=self.location,
+        )
+        if image is not None and (not isinstance(image, str) or not image.strip()):
+            raise OptionError(
+                f"option 'image' must be a non-empty string (got {image!r})",
+                fix='write e.g. image="ghcr.io/acme/pipeline:1.0"',
+                flow=self.name,
+                location=self.location,
+            )
+        if code not in ("auto", "import", "value"):
+            raise OptionError(
+                f"option 'code' must be 'auto', 'import' or 'value' (got {code!r})",
+                fix="use code='import' when the image contains your project, 'value' to embed "
+                "task code in the manifest",
+                flow=self.name,
+                location=self.location,
+            )
+        self.flow_options = FlowOptions(image=image, code=code)
+        self.description, arg_docs = _docstring_args(fn.__doc__)
+        hints = _hints(fn, kind="flow", name=self.name, location=self.location)
+        self._params = self._flow_params(fn, hints, arg_docs)
+        returns, _ = _strip_annotated(_return_annotation(hints))
+        if returns is not None:
+            _codec(returns, kind="flow", owner=self.name, parameter=None, location=self.location)
+        self.returns = returns
+
+    def _flow_params(
+        self, fn: Callable[..., Any], hints: Mapping[str, Any], arg_docs: Mapping[str, str]
+    ) -> tuple[FlowParam, ...]:
+        params: list[FlowParam] = []
+        seen: dict[str, str] = {}
+        for param, annotation in _signature_params(
+            fn, hints, kind="flow", name=self.name, location=self.location
+        ):
+            bare, metadata = _strip_annotated(annotation)
+            meta = next((m for m in metadata if isinstance(m, Param)), Param())
+            exposed = meta.name or param.name
+            if not is_parameter_name(exposed):
+                raise DefinitionError(
+                    f"Param(name={exposed!r}) is not a valid Argo parameter name (expected "
+                    "letters, digits, '_' and '-')",
+                    fix="choose another name",
+                    flow=self.name,
+                    parameter=param.name,
+                    location=self.location,
+                )
+            if exposed in seen:
+                raise DefinitionError(
+                    f"parameters '{seen[exposed]}' and '{param.name}' are both exposed to Argo "
+                    f"as {exposed!r}",
+                    fix="give one of them another Param(name=...)",
+                    flow=self.name,
+                    parameter=param.name,
+                    location=self.location,
+                )
+            seen[exposed] = param.name
+            codec = _codec(
+                bare, kind="flow", owner=self.name, parameter=param.name, location=self.location
+            )
+            default = NO_DEFAULT if param.default is param.empty else param.default
+            if default is not NO_DEFAULT:
+                _check_default(codec, default, kind="flow", owner=self.name,
+                               parameter=param.name, location=self.location)
+            description = meta.description or arg_docs.get(param.name)
+            params.append(FlowParam(exposed, param.name, bare, default, description))
+        return tuple(params)
+
+    @property
+    def params(self) -> tuple[FlowParam, ...]:
+        """The flow's parameters, as exposed to Argo."""
+        return self._params
+
+    def trace(self) -> FlowGraph:
+        """Trace the flow body into its graph (no task runs).
+
+        Raises:
+            TraceError: the body used a reference where a real value is needed, or called a
+                task wrongly.
+        """
+        if _ACTIVE_TRACER.get() is not None:
+            raise TraceError(
+                f"flow '{self.name}' is called inside another flow; nested flows are not "
+                "supported yet",
+                fix="call the tasks directly in the outer flow",
+                location=_caller_location(),
+            )
+        tracer = _Tracer(self.name)
+        refs = {
+            p.python_name: Ref(tracer, FlowInput(p.name), p.annotation, p.python_name)
+            for p in self._params
+        }
+        token = _ACTIVE_TRACER.set(tracer)
+        try:
+            result = self.__wrapped__(**refs)
+        finally:
+            _ACTIVE_TRACER.reset(token)
+        return tracer.build(self, self._params, result)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the flow on this machine with the local engine and return its result."""
+        if _ACTIVE_TRACER.get() is not None:
+            self.trace()  # raises the nested-flow TraceError with the call site
+        from flowdsl._run import call_locally
+
+        return call_locally(self, args, kwargs)  # type: ignore[no-any-return]
+
+    def main(self, argv: list[str] | None = None) -> None:
+        """The command line for a script: ``compile``, ``run`` ... with this flow as target."""
+        from flowdsl.cli import main
+
+        main(argv, flow=self)
+
+    def __repr__(self) -> str:
+        return f"<flowdsl flow {self.name!r} ({self.__qualname__})>"
+
+
+@overload
+def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
+
+
+@overload
+def flow(
+    *, name: str | None = None, image: str | None = None, code: CodeMode = "auto"
+) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    image: str | None = None,
+    code: CodeMode = "auto",
+) -> Flow[P, R] | Callable[[Callable[P, R]], Flow[P, R]]:
+    """Declare a flow: a workflow whose body calls tasks.
+
+    The flow's parameters become Argo workflow parameters (a typed form in the Argo UI):
+    their hints give the encoding and enums, defaults become values, and descriptions come
+    from ``Annotated[T, Param(description=...)]`` or the docstring's ``Args:`` section.
+
+    Args:
+        fn: the function (when used bare).
+        name: the Argo name (default: the function name, ``_`` -> ``-``).
+        image: the container image every task runs in, unless a task sets its own. It must
+            contain flowdsl and what the tasks import.
+        code: how task code reaches the pod: ``"import"`` (the image contains the project),
+            ``"value"`` (embedded in the manifest with cloudpickle), or ``"auto"``: import
+            for installed packages, by value for scripts and uninstalled modules.
+
+    Raises:
+        AnnotationError: a hint is missing or not supported.
+        DefinitionError: two parameters are exposed under one name, a default does not fit.
+        InvalidNameError: the name cannot become an Argo name.
+    """
+    if fn is not None:
+        return Flow(fn, name=name, image=image, code=code)
+
+    def decorate(inner: Callable[P, R]) -> Flow[P, R]:
+        return Flow(inner, name=name, image=image, code=code)
+
+    return decorate
