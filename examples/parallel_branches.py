@@ -28,7 +28,7 @@ def fetch_volumes(symbol: str, days: int) -> list[int]:
 @task
 def combine(prices: list[float], volumes: list[int]) -> float:
     """The volume-weighted average price."""
-    traded = sum(p * v for p, v in zip(prices, volumes))
+    traded = sum(p * v for p, v in zip(prices, volumes, strict=False))
     return round(traded / sum(volumes), 4)
 
 

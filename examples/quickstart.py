@@ -1,7 +1,7 @@
 """Quickstart: three typed tasks, a Literal and a bool parameter, a structured result.
 
-    python examples/quickstart.py compile        # print the Argo Workflow
-    python examples/quickstart.py run            # run it on this machine
+python examples/quickstart.py compile        # print the Argo Workflow
+python examples/quickstart.py run            # run it on this machine
 """
 
 from __future__ import annotations

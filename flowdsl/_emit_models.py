@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from hera.workflows import models as m
+
 from flowdsl import emit
 from flowdsl.lower import Manifest, to_dict
 
@@ -14,8 +16,12 @@ Document = Manifest | Mapping[str, Any]
 
 
 def _plain(documents: Document | Iterable[Document]) -> list[Mapping[str, Any]]:
-    items = [documents] if isinstance(documents, (Mapping, *Manifest.__args__)) else documents
-    return [d if isinstance(d, Mapping) else to_dict(d) for d in items]  # type: ignore[union-attr]
+    items: Iterable[Document]
+    if isinstance(documents, (Mapping, m.Workflow, m.WorkflowTemplate)):
+        items = [documents]
+    else:
+        items = documents
+    return [d if isinstance(d, Mapping) else to_dict(d) for d in items]
 
 
 def to_yaml(documents: Document | Iterable[Document]) -> str:

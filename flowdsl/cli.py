@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowdsl.errors import FlowDSLError, ParameterError
@@ -46,8 +46,7 @@ def parse_params(flow: Flow[Any, Any], pairs: Sequence[str]) -> dict[str, Any]:
             close = difflib.get_close_matches(name, list(by_name), n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise ParameterError(
-                f"the flow has no parameter {name!r} (parameters: "
-                f"{', '.join(by_name) or 'none'})",
+                f"the flow has no parameter {name!r} (parameters: {', '.join(by_name) or 'none'})",
                 fix=f"{hint}check the name",
                 flow=flow.name,
                 parameter=name,
@@ -59,14 +58,16 @@ def parse_params(flow: Flow[Any, Any], pairs: Sequence[str]) -> dict[str, Any]:
             allowed = f" (one of: {', '.join(codec.enum)})" if codec.enum else ""
             raise ParameterError(
                 exc.problem,
-                fix=f"pass a {codec.type_name}{allowed}",
+                fix=f"pass a value of type {codec.type_name}{allowed}",
                 flow=flow.name,
                 parameter=name,
             ) from None
     return values
 
 
-def load_manifest(target: str, params: Sequence[str] = (), kind: str = "workflow") -> dict[str, Any]:
+def load_manifest(
+    target: str, params: Sequence[str] = (), kind: str = "workflow"
+) -> dict[str, Any]:
     """A manifest from a TARGET: a YAML/JSON manifest file, or a flow compiled on the spot."""
     if target.endswith((".yaml", ".yml", ".json")):
         from flowdsl.local.commands import read_manifest_file
@@ -74,9 +75,11 @@ def load_manifest(target: str, params: Sequence[str] = (), kind: str = "workflow
         return read_manifest_file(target)
     from flowdsl._compile import compile_dict
     from flowdsl._target import load_flow
+    from flowdsl.lower import Kind
 
     flow = load_flow(target)
-    return compile_dict(flow, kind=kind, params=parse_params(flow, params))  # type: ignore[arg-type]
+    manifest_kind: Kind = "template" if kind == "template" else "workflow"
+    return compile_dict(flow, kind=manifest_kind, params=parse_params(flow, params))
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,8 +141,10 @@ def build_parser(flow: Flow[Any, Any] | None = None) -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     compile_cmd = commands.add_parser(
-        "compile", help="print the Argo manifest of a flow", description="Trace a flow, "
-        "lower it to an Argo manifest, check it against Argo's rules and print it."
+        "compile",
+        help="print the Argo manifest of a flow",
+        description="Trace a flow, "
+        "lower it to an Argo manifest, check it against Argo's rules and print it.",
     )
     _add_target(compile_cmd, flow)
     compile_cmd.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
@@ -175,4 +180,3 @@ def main(argv: Sequence[str] | None = None, *, flow: Flow[Any, Any] | None = Non
     except KeyboardInterrupt:
         code = 130
     sys.exit(code)
-

@@ -1,14 +1,13 @@
-"""The authoring layer: ``@task``, ``@flow``, ``Param``, and the tracer that turns a flow body
-into a :class:`flowdsl.ir.FlowGraph`.
+"""The authoring layer: ``@task``, ``@flow``, ``Param``, and the tracer.
 
-How tracing works (the torch.fx idea, specialised to typed tasks): tracing a flow calls its
-body once with a :class:`Ref` for each parameter. A :class:`Task` called while a trace is
-active records a :class:`flowdsl.ir.Call` and returns a :class:`Ref` to the call's future
-output; called with no trace active, it is the plain function, so unit tests call tasks
-directly. A :class:`Ref` only forwards: attribute access on a structured output gives a
-reference to that field, and every use that would need the real value (``if ref``, ``len(ref)``,
-``str(ref)``, arithmetic ...) raises :class:`flowdsl.errors.TraceError` naming what to do
-instead.
+The tracer turns a flow body into a :class:`flowdsl.ir.FlowGraph`. How tracing works (the
+torch.fx idea, specialised to typed tasks): tracing a flow calls its body once with a
+:class:`Ref` for each parameter. A :class:`Task` called while a trace is active records a
+:class:`flowdsl.ir.Call` and returns a :class:`Ref` to the call's future output; called with no
+trace active, it is the plain function, so unit tests call tasks directly. A :class:`Ref` only
+forwards: attribute access on a structured output gives a reference to that field, and every
+use that would need the real value (``if ref``, ``len(ref)``, ``str(ref)``, arithmetic ...)
+raises :class:`flowdsl.errors.TraceError` naming what to do instead.
 
 This module imports neither Hera nor pydantic: it runs when a user's module is imported.
 """
@@ -22,7 +21,7 @@ import inspect
 import os
 import re
 import sys
-import types as pytypes
+import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -105,11 +104,11 @@ _FLOWDSL_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def _caller_location() -> str:
     """``file:line`` of the innermost frame outside flowdsl (the user's call site)."""
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and os.path.dirname(
         os.path.abspath(frame.f_code.co_filename)
     ).startswith(_FLOWDSL_DIR):
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     if frame is None:
         return "<unknown>"
     return f"{_display_path(frame.f_code.co_filename)}:{frame.f_lineno}"
@@ -128,8 +127,8 @@ def parse_duration(value: object, *, option: str, **where: str | None) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise OptionError(
             f"option '{option}' must be a duration (got {value!r} of type {type(value).__name__})",
-            fix=f"write e.g. {option}=\"2h\", \"30m\", \"1h30m\" or a number of seconds",
-            **where,  # type: ignore[arg-type]
+            fix=f'write e.g. {option}="2h", "30m", "1h30m" or a number of seconds',
+            **where,
         )
     if isinstance(value, str):
         text = value.strip()
@@ -138,8 +137,8 @@ def parse_duration(value: object, *, option: str, **where: str | None) -> int:
             raise OptionError(
                 f"option '{option}' is not a duration: {value!r} (expected a number followed "
                 "by a unit of ms, s, m, h or d, e.g. '1h30m')",
-                fix=f"write e.g. {option}=\"2h\"",
-                **where,  # type: ignore[arg-type]
+                fix=f'write e.g. {option}="2h"',
+                **where,
             )
         seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
     else:
@@ -147,8 +146,8 @@ def parse_duration(value: object, *, option: str, **where: str | None) -> int:
     if seconds < 1 or seconds != int(seconds):
         raise OptionError(
             f"option '{option}' must be a whole number of seconds, at least 1 (got {value!r})",
-            fix=f"write e.g. {option}=\"30s\"",
-            **where,  # type: ignore[arg-type]
+            fix=f'write e.g. {option}="30s"',
+            **where,
         )
     return int(seconds)
 
@@ -161,7 +160,8 @@ def _task_options(
 ) -> TaskOptions:
     """``base`` with ``overrides`` applied, each override checked."""
     changes: dict[str, Any] = {}
-    for key, value in overrides.items():
+    for key, given in overrides.items():
+        value = given
         if key not in _TASK_OPTION_NAMES:
             close = difflib.get_close_matches(key, _TASK_OPTION_NAMES, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
@@ -206,11 +206,10 @@ def _hints(fn: Callable[..., Any], *, kind: str, name: str, location: str) -> di
         return typing.get_type_hints(fn, include_extras=True)
     except Exception as exc:  # NameError for a forward reference, TypeError for bad hints
         raise AnnotationError(
-            f"the type hints of {fn.__qualname__} cannot be resolved ({type(exc).__name__}: "
-            f"{exc})",
+            f"the type hints of {fn.__qualname__} cannot be resolved ({type(exc).__name__}: {exc})",
             fix="import every type used in the hints at module level",
             location=location,
-            **where,  # type: ignore[arg-type]
+            **where,
         ) from None
 
 
@@ -332,6 +331,7 @@ class Task(Generic[P, R]):
         return Task(self.definition, merged)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run the function, or, while a flow is being traced, record a call of it."""
         tracer = _ACTIVE_TRACER.get()
         if tracer is None:
             return self.definition.fn(*args, **kwargs)  # type: ignore[no-any-return]
@@ -371,13 +371,17 @@ def _make_task(
         fn, hints, kind="task", name=argo_name, location=location
     ):
         bare, _ = _strip_annotated(annotation)
-        codec = _codec(
-            bare, kind="task", owner=argo_name, parameter=param.name, location=location
-        )
+        codec = _codec(bare, kind="task", owner=argo_name, parameter=param.name, location=location)
         default = NO_DEFAULT if param.default is param.empty else param.default
         if default is not NO_DEFAULT:
-            _check_default(codec, default, kind="task", owner=argo_name, parameter=param.name,
-                           location=location)
+            _check_default(
+                codec,
+                default,
+                kind="task",
+                owner=argo_name,
+                parameter=param.name,
+                location=location,
+            )
         params.append(TaskParam(param.name, bare, default))
     returns, _ = _strip_annotated(_return_annotation(hints))
     if returns is not None:
@@ -453,10 +457,10 @@ def task(
         OptionError: an option is unknown or invalid.
     """
     if fn is not None:
-        return _make_task(fn, name, options)  # type: ignore[return-value]
+        return _make_task(fn, name, options)
 
     def decorate(inner: Callable[P, R]) -> Task[P, R]:
-        return _make_task(inner, name, options)  # type: ignore[return-value]
+        return _make_task(inner, name, options)
 
     return decorate
 
@@ -475,6 +479,11 @@ class Ref:
     """
 
     __slots__ = ("_annotation", "_label", "_tracer", "_value")
+    # Declared so that type checkers do not route these through __getattr__.
+    _tracer: _Tracer
+    _value: Value | None
+    _annotation: Any
+    _label: str
 
     def __init__(self, tracer: _Tracer, value: Value | None, annotation: Any, label: str) -> None:
         object.__setattr__(self, "_tracer", tracer)
@@ -524,8 +533,11 @@ class Ref:
 
     def __iter__(self) -> Iterator[Ref]:
         fields = codecs.structured_fields(self._annotation) or ()
-        if fields and fields[0][0] == "0":  # unpacking a fixed-length tuple output
-            return iter([self._field(name, f"[{name}]") for name, _ in fields])
+        if not (fields and fields[0][0] == "0"):  # only a fixed-length tuple output unpacks
+            self._not_iterable()
+        return iter([self._field(name, f"[{name}]") for name, _ in fields])
+
+    def _not_iterable(self) -> NoReturn:
         self._fail(
             f"iterating over {self._label} needs its value, which exists only when the "
             "workflow runs",
@@ -569,6 +581,7 @@ class Ref:
         self._needs_value("'in'")
 
     def __call__(self, *args: object, **kwargs: object) -> NoReturn:
+        """Refused: a reference is not callable."""
         self._fail(
             f"{self._label} is a reference to a task's output, not a function",
             "call the task itself",
@@ -583,10 +596,10 @@ class Ref:
     def __hash__(self) -> int:
         return id(self)
 
-    def __eq__(self, other: object) -> bool:  # type: ignore[override]
+    def __eq__(self, other: object) -> bool:
         self._comparison("==")
 
-    def __ne__(self, other: object) -> bool:  # type: ignore[override]
+    def __ne__(self, other: object) -> bool:
         self._comparison("!=")
 
     def __lt__(self, other: object) -> bool:
@@ -640,7 +653,9 @@ class Ref:
                     f"{self._label} is a {type_repr(self._annotation)}, which has no fields; "
                     f"'{label}' needs the value, which exists only when the workflow runs"
                 )
-            self._fail(problem, "read fields that the type declares, or work on the value in a task")
+            self._fail(
+                problem, "read fields that the type declares, or work on the value in a task"
+            )
         value = self._value
         output = name if not name.isdigit() else f"return-{name}"
         if not (isinstance(value, NodeOutput) and value.output == "return"):
@@ -853,6 +868,46 @@ class _Tracer:
         return tuple(outputs)
 
 
+def _refuse_operator(symbol: str) -> Callable[..., NoReturn]:
+    def refuse(self: Ref, *_: object) -> NoReturn:
+        self._fail(
+            f"'{symbol}' on {self._label} needs its value, which exists only when the "
+            "workflow runs",
+            "compute with the value inside a task, which receives the real value",
+        )
+
+    return refuse
+
+
+# Arithmetic and bitwise operators would otherwise fail with Python's own TypeError, which
+# does not say what to do; `&`, `|` and `~` are kept free for conditions (when(...)) later.
+for _name, _symbol in {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "matmul": "@",
+    "truediv": "/",
+    "floordiv": "//",
+    "mod": "%",
+    "pow": "**",
+    "lshift": "<<",
+    "rshift": ">>",
+    "and": "&",
+    "or": "|",
+    "xor": "^",
+}.items():
+    setattr(Ref, f"__{_name}__", _refuse_operator(_symbol))
+    setattr(Ref, f"__r{_name}__", _refuse_operator(_symbol))
+for _name, _symbol in {
+    "neg": "-",
+    "pos": "+",
+    "abs": "abs()",
+    "invert": "~",
+    "round": "round()",
+}.items():
+    setattr(Ref, f"__{_name}__", _refuse_operator(_symbol))
+
+
 class _NoOutputRef(Ref):
     """The result of calling a task that returns nothing: usable only with ``.after()``."""
 
@@ -880,7 +935,7 @@ def _reject_nested_refs(value: Any, parameter: str, where: Mapping[str, str]) ->
 
 
 _SCALARS = (str, int, float, bool)
-_UNION_ORIGINS = (typing.Union, pytypes.UnionType)
+_UNION_ORIGINS = (typing.Union, types.UnionType)
 
 
 def _type_mismatch(source: Any, target: Any) -> str | None:
@@ -893,10 +948,9 @@ def _type_mismatch(source: Any, target: Any) -> str | None:
     if source == target:
         return None
     target_args = typing.get_args(target)
-    if typing.get_origin(target) in _UNION_ORIGINS:
-        if type(None) in target_args:
-            others = [a for a in target_args if a is not type(None)]
-            return _type_mismatch(source, others[0]) if len(others) == 1 else None
+    if typing.get_origin(target) in _UNION_ORIGINS and type(None) in target_args:
+        others = [a for a in target_args if a is not type(None)]
+        return _type_mismatch(source, others[0]) if len(others) == 1 else None
     if typing.get_origin(source) is typing.Literal:
         kinds = {type(v) for v in typing.get_args(source)}
         source = kinds.pop() if len(kinds) == 1 else source
@@ -1054,8 +1108,14 @@ class Flow(Generic[P, R]):
             )
             default = NO_DEFAULT if param.default is param.empty else param.default
             if default is not NO_DEFAULT:
-                _check_default(codec, default, kind="flow", owner=self.name,
-                               parameter=param.name, location=self.location)
+                _check_default(
+                    codec,
+                    default,
+                    kind="flow",
+                    owner=self.name,
+                    parameter=param.name,
+                    location=self.location,
+                )
             description = meta.description or arg_docs.get(param.name)
             params.append(FlowParam(exposed, param.name, bare, default, description))
         return tuple(params)
@@ -1086,7 +1146,8 @@ class Flow(Generic[P, R]):
         }
         token = _ACTIVE_TRACER.set(tracer)
         try:
-            result = self.__wrapped__(**refs)
+            body: Callable[..., Any] = self.__wrapped__
+            result = body(**refs)
         finally:
             _ACTIVE_TRACER.reset(token)
         return tracer.build(self, self._params, result)
@@ -1106,7 +1167,7 @@ class Flow(Generic[P, R]):
         main(argv, flow=self)
 
     def __repr__(self) -> str:
-        return f"<flowdsl flow {self.name!r} ({self.__qualname__})>"
+        return f"<flowdsl flow {self.name!r} ({self.__wrapped__.__qualname__})>"
 
 
 @overload

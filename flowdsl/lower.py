@@ -108,8 +108,9 @@ def lower(
             annotations=annotations,
         )
         return m.Workflow(api_version=API_VERSION, kind="Workflow", metadata=metadata, spec=spec)
-    metadata = m.ObjectMeta(name=graph.name, labels={FLOW_LABEL: graph.name},
-                            annotations=annotations)
+    metadata = m.ObjectMeta(
+        name=graph.name, labels={FLOW_LABEL: graph.name}, annotations=annotations
+    )
     return m.WorkflowTemplate(
         api_version=API_VERSION, kind="WorkflowTemplate", metadata=metadata, spec=spec
     )
@@ -117,7 +118,10 @@ def lower(
 
 def to_dict(model: Manifest) -> dict[str, Any]:
     """The manifest as plain data, in Argo's field names, ``name`` first in every object."""
-    return _name_first(model.model_dump(by_alias=True, exclude_none=True, mode="json"))
+    doc: dict[str, Any] = _name_first(
+        model.model_dump(by_alias=True, exclude_none=True, mode="json")
+    )
+    return doc
 
 
 def _name_first(value: Any) -> Any:
@@ -159,7 +163,9 @@ def _workflow_arguments(graph: FlowGraph, kind: Kind, given: Mapping[str, Any]) 
                 value = codec.encode(given[param.name])
             except FlowDSLError as exc:
                 raise ParameterError(
-                    exc.problem, fix=f"pass a {codec.type_name}", flow=graph.name,
+                    exc.problem,
+                    fix=f"pass a value of type {codec.type_name}",
+                    flow=graph.name,
                     parameter=param.name,
                 ) from None
         elif not param.required:
@@ -174,9 +180,9 @@ def _workflow_arguments(graph: FlowGraph, kind: Kind, given: Mapping[str, Any]) 
                 flow=graph.name,
                 parameter=param.name,
             )
-        description = (
-            f"{param.description} ({codec.type_name})" if param.description else codec.type_name
-        )
+        # "learning rate (float)": the type tells the submitter how the text is read.
+        text = (param.description or "").strip().rstrip(".")
+        description = f"{text} ({codec.type_name})" if text else codec.type_name
         parameters.append(
             m.Parameter(
                 name=param.name,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 import re
 from dataclasses import dataclass
-from typing import Annotated, Literal, NamedTuple, Optional
+from typing import Annotated, Literal, NamedTuple
 
 import pytest
-
 from conftest import GOLDEN, check_golden
+
 from flowdsl import Param, flow, task
 from flowdsl.errors import (
     AnnotationError,
@@ -153,7 +153,7 @@ class TestTracing:
 
         @flow(image="img")
         def f(n: int = 3) -> int:
-            low, high = split(n)
+            low, _high = split(n)
             return add(low, split(n)[1])
 
         graph = f.trace()
@@ -196,9 +196,7 @@ class TestTracing:
 
         graph = f.trace()
         assert graph.call("train").options == TaskOptions(retries=3, timeout=7200)
-        assert graph.call("train-2").options == TaskOptions(
-            image="gpu:1", retries=0, timeout=7200
-        )
+        assert graph.call("train-2").options == TaskOptions(image="gpu:1", retries=0, timeout=7200)
 
     def test_flow_params_from_hints_docstring_and_param(self) -> None:
         """Descriptions come from Param(...) first, then the docstring's Args section."""
@@ -207,7 +205,7 @@ class TestTracing:
         def f(
             a: str,
             b: Annotated[int, Param(description="from Param", name="b-count")] = 2,
-            c: Optional[Color] = None,
+            c: Color | None = None,
         ) -> None:
             """Summary line.
 
@@ -225,9 +223,11 @@ class TestTracing:
             ("c", "c"),
         ]
         assert params[0].description == "from the docstring, continued here."
-        assert params[0].default is NO_DEFAULT and params[0].required
+        assert params[0].default is NO_DEFAULT
+        assert params[0].required
         assert params[1].description == "from Param"
-        assert params[2].default is None and not params[2].required
+        assert params[2].default is None
+        assert not params[2].required
         assert f.trace().description == "Summary line."
 
 
@@ -242,30 +242,30 @@ class TestReferenceMisuse:
         ("body", "message"),
         [
             (
-                lambda r: bool(r),
+                bool,
                 "'if extract(...)' (or and/or/not) needs its value, which exists only when "
                 "the workflow runs; branch inside a task; conditional steps with when(...) "
                 "are planned",
             ),
             (
-                lambda r: [x for x in r],
+                list,
                 "iterating over extract(...) needs its value, which exists only when the "
                 "workflow runs; pass it to a task that loops over it; fan-out with "
                 "task.map(...) is planned",
             ),
             (
-                lambda r: len(r),
+                len,
                 "len(extract(...)) needs its value, which exists only when the workflow "
                 "runs; compute the length inside a task",
             ),
             (
-                lambda r: int(r),
+                int,
                 "converting extract(...) to int needs its value, which exists only when the "
                 "workflow runs (a plain function called on a reference does this); pass the "
                 "reference to a @task, which receives the real value",
             ),
             (
-                lambda r: str(r),
+                str,
                 "converting extract(...) to str needs its value, which exists only when the "
                 "workflow runs (a plain function called on a reference does this); pass the "
                 "reference to a @task, which receives the real value",
@@ -336,11 +336,11 @@ class TestReferenceMisuse:
         @flow(image="img")
         def f() -> None:
             done = report(1.0, "a")
-            report(done, "b")  # noqa: the failing line
+            report(done, "b")  # passes a None-returning call
 
         with pytest.raises(TraceError) as excinfo:
             f.trace()
-        line = line_of("report(done, \"b\")  # noqa: the failing line")
+        line = line_of('report(done, "b")  # passes a None-returning call')
         assert _message(excinfo) == (
             f"flow 'f', task 'report', parameter 'accuracy' ({HERE}:{line}): report(...) "
             "returns nothing (-> None), so it cannot be passed as an argument; use "
@@ -408,8 +408,11 @@ class TestCallErrors:
         def f() -> None:
             report(1.0, extract)  # type: ignore[arg-type]
 
-        with pytest.raises(TraceError, match=r"got the task 'extract' itself, not its result; "
-                           r"call it: extract\(\.\.\.\)"):
+        with pytest.raises(
+            TraceError,
+            match=r"got the task 'extract' itself, not its result; "
+            r"call it: extract\(\.\.\.\)",
+        ):
             f.trace()
 
     def test_reference_inside_a_constant(self) -> None:
@@ -465,8 +468,11 @@ class TestDefinitionErrors:
 
     def test_missing_return_annotation(self) -> None:
         """A task without a return hint is told to add one (or -> None)."""
-        with pytest.raises(AnnotationError, match=r"task 'bad' .*has no return type hint; "
-                           r"annotate the return type, e.g. '-> int', or '-> None'"):
+        with pytest.raises(
+            AnnotationError,
+            match=r"task 'bad' .*has no return type hint; "
+            r"annotate the return type, e.g. '-> int', or '-> None'",
+        ):
 
             @task
             def bad(x: int):  # type: ignore[no-untyped-def]
@@ -505,8 +511,11 @@ class TestDefinitionErrors:
 
     def test_non_ascii_name(self) -> None:
         """A name with characters Argo cannot hold asks for name=..."""
-        with pytest.raises(InvalidNameError, match=r"give the task an Argo name with "
-                           r"@task\(name='...'\)"):
+        with pytest.raises(
+            InvalidNameError,
+            match=r"give the task an Argo name with "
+            r"@task\(name='...'\)",
+        ):
 
             @task
             def données() -> None: ...
@@ -530,8 +539,11 @@ class TestDefinitionErrors:
 
     def test_default_of_wrong_type(self) -> None:
         """A default that does not fit its hint is refused at decoration."""
-        with pytest.raises(DefinitionError, match=r"parameter 'n' .*the default '3' does not "
-                           r"fit the type hint"):
+        with pytest.raises(
+            DefinitionError,
+            match=r"parameter 'n' .*the default '3' does not "
+            r"fit the type hint",
+        ):
 
             @task
             def t(n: int = "3") -> None: ...  # type: ignore[assignment]
@@ -582,3 +594,32 @@ class TestDefinitionErrors:
         """@task on a task is a clear error."""
         with pytest.raises(DefinitionError, match="is already decorated"):
             task(extract)  # type: ignore[arg-type]
+
+
+class TestOperators:
+    @pytest.mark.parametrize(
+        ("body", "symbol"),
+        [
+            (lambda r: r * 2, "*"),
+            (lambda r: 1 + r, "+"),
+            (lambda r: -r, "-"),
+            (lambda r: r / 3, "/"),
+            (lambda r: round(r), "round()"),
+            (lambda r: r & r, "&"),
+        ],
+        ids=["mul", "radd", "neg", "div", "round", "and"],
+    )
+    def test_arithmetic_needs_a_value(self, body, symbol) -> None:  # type: ignore[no-untyped-def]
+        """Operators on references say to compute inside a task, not Python's TypeError."""
+
+        @flow(image="img")
+        def f() -> None:
+            m = train([], "vit", 0.1)
+            body(m.accuracy)
+
+        with pytest.raises(TraceError) as excinfo:
+            f.trace()
+        assert _message(excinfo).endswith(
+            f"'{symbol}' on train(...).accuracy needs its value, which exists only when the "
+            "workflow runs; compute with the value inside a task, which receives the real value"
+        )
