@@ -4,8 +4,10 @@ Decorate functions with :func:`task` and :func:`flow`; ``flowdsl.compile(flow)``
 Argo manifest (a Hera model), ``python -m flowdsl compile file.py`` prints it as YAML.
 
 Importing this package is cheap on purpose: it runs whenever a user's module is imported,
-in every pod too. The decorators load eagerly (they are light); :func:`compile`,
-:func:`to_yaml` and :func:`to_json` load on first use because they import Hera and PyYAML.
+and in every pod (``python -m flowdsl.runtime`` imports the package first). So every public
+name is loaded on first use (PEP 562): the decorators when a user module asks for them,
+:func:`compile`, :func:`to_yaml` and :func:`to_json` (which import Hera and PyYAML) only
+when called. The error classes are light and load eagerly.
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowdsl._version import __version__
-from flowdsl.dsl import Flow, Param, Ref, Task, flow, task
 from flowdsl.errors import (
     AnnotationError,
     CodecError,
@@ -32,7 +33,8 @@ from flowdsl.errors import (
 
 if TYPE_CHECKING:
     from flowdsl._compile import compile, compile_dict
-    from flowdsl.emit import to_json, to_yaml
+    from flowdsl._emit_models import to_json, to_yaml
+    from flowdsl.dsl import Flow, Param, Ref, Task, flow, task
 
 __all__ = [
     "AnnotationError",
@@ -61,8 +63,14 @@ __all__ = [
     "to_yaml",
 ]
 
-# Heavy entry points, loaded on first attribute access (PEP 562).
+# Loaded on first attribute access (PEP 562).
 _LAZY = {
+    "Flow": ("flowdsl.dsl", "Flow"),
+    "Param": ("flowdsl.dsl", "Param"),
+    "Ref": ("flowdsl.dsl", "Ref"),
+    "Task": ("flowdsl.dsl", "Task"),
+    "flow": ("flowdsl.dsl", "flow"),
+    "task": ("flowdsl.dsl", "task"),
     "compile": ("flowdsl._compile", "compile"),
     "compile_dict": ("flowdsl._compile", "compile_dict"),
     "to_yaml": ("flowdsl._emit_models", "to_yaml"),

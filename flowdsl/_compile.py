@@ -24,7 +24,7 @@ def _check_flow(target: object) -> Flow[Any, Any]:
     return target
 
 
-def compile(  # noqa: A001 - the public name users expect, like builtins.compile's role here
+def compile(
     flow: Flow[Any, Any],
     kind: Kind = "workflow",
     params: Mapping[str, Any] | None = None,

@@ -79,8 +79,7 @@ def _load_file(path: str, target: str) -> ModuleType:
     if not os.path.isfile(path):
         raise TargetError(
             f"file {path!r} does not exist",
-            fix="check the path (relative to the current directory "
-            f"{os.getcwd()!r})",
+            fix=f"check the path (relative to the current directory {os.getcwd()!r})",
             location=target,
         )
     name = os.path.splitext(os.path.basename(path))[0]
@@ -132,7 +131,8 @@ def _load_module(name: str, target: str) -> ModuleType:
                 location=target,
             ) from None
         raise TargetError(
-            f"importing {name!r} failed: {exc}", fix="install the missing module",
+            f"importing {name!r} failed: {exc}",
+            fix="install the missing module",
             location=target,
         ) from exc
     except FlowDSLError:

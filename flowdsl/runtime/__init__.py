@@ -1,0 +1,32 @@
+"""The in-pod runtime: ``python -m flowdsl.runtime`` runs one task inside its container.
+
+Every template flowdsl emits runs this command. It finds the task's function, by import
+(``--function module:qualname``, for images that contain the project) or by value
+(``--payload PATH``, the script file Argo writes from a script template's ``source``, see
+:mod:`flowdsl.payload`); decodes each ``--input name=text`` with the codec of the
+parameter's type hint (:func:`flowdsl.types.codec_for`); calls the function; and writes
+each output parameter (:func:`flowdsl.types.output_values`) to a file of the
+``--outputs`` directory, where Argo's ``valueFrom.path`` reads it.
+
+Exit status:
+
+- 0: the function returned a value that matches its return hint, and the outputs are
+  written;
+- 1: the user's code raised (while being imported, or while running); its traceback is on
+  stderr;
+- 2: the pod's command and the code disagree: a bad command line, a function or payload
+  that cannot be loaded, an unknown, missing or undecodable input, or a return value that
+  does not match the return hint. One line on stderr says which task, which parameter,
+  what was expected and what was got.
+
+The runtime prints nothing on stdout: that is the task's log (and Argo's
+``outputs.result``). Every pod pays for its imports, so this package imports the standard
+library, :mod:`flowdsl.errors` and :mod:`flowdsl.types` only (and :mod:`flowdsl.payload`,
+with cloudpickle, for payloads); never Hera, pydantic, PyYAML or attrs.
+"""
+
+from __future__ import annotations
+
+from flowdsl.runtime._main import main
+
+__all__ = ["main"]

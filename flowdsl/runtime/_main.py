@@ -1,0 +1,411 @@
+"""The work of ``python -m flowdsl.runtime``: load, decode, call, encode, write.
+
+Kept apart from the package's ``__init__`` so that the module docstring there describes the
+contract and this file the mechanics. Imports are few and late on purpose: a pod pays for
+every one of them, and ``--help`` should not pay for the codecs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flowdsl.errors import (
+    AnnotationError,
+    CodecError,
+    FlowDSLError,
+    ParameterError,
+    PayloadError,
+    TargetError,
+)
+
+__all__ = ["main"]
+
+_PROG = "python -m flowdsl.runtime"
+_SHOW_MAX = 200
+_MISMATCH_FIX = "the workflow does not match this image's code; compile it again and resubmit"
+
+
+class _UserCodeFailed(Exception):
+    """The user's code raised; its traceback has already been printed."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Param:
+    """One named parameter of the task function.
+
+    Attributes:
+        name: the parameter name.
+        positional_only: it must be passed by position (``def f(a, /)``).
+        has_default: the function gives it a default.
+        default: that default (None when there is none).
+    """
+
+    name: str
+    positional_only: bool
+    has_default: bool
+    default: Any = None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one task as its pod does, and return the exit status.
+
+    Args:
+        argv: the arguments after ``python -m flowdsl.runtime`` (default: ``sys.argv[1:]``).
+
+    Returns:
+        0 on success, 1 if the user's code raised, 2 if the command line, the code, the
+        inputs or the return value are wrong (one message on stderr says which).
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+        if (args.function is None) == (args.payload is None):
+            parser.error("give exactly one of --function and --payload")
+        inputs = _split_inputs(parser, args.input)
+    except SystemExit as exit_:  # --help, or a usage error argparse has already printed
+        return exit_.code if isinstance(exit_.code, int) else 2
+    try:
+        if args.function is not None:
+            fn, hints = _import_function(args.function)
+        else:
+            fn, hints = _load_payload(args.payload)
+        task = getattr(fn, "__qualname__", None) or repr(fn)
+        call_args, call_kwargs = _decode_inputs(fn, hints, inputs, task)
+        result = _call(fn, call_args, call_kwargs)
+        outputs = _encode_outputs(hints, result, task)
+        _write_outputs(args.outputs, outputs, task)
+    except _UserCodeFailed:
+        return 1
+    except FlowDSLError as err:
+        _error(str(err))
+        return 2
+    return 0
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description=(
+            "Run one flowdsl task inside its container: decode the inputs, call the "
+            "function, write its outputs. Exit 0 on success, 1 if the task raised, 2 if "
+            "the command, inputs or return value do not match the task's code."
+        ),
+    )
+    parser.add_argument(
+        "--function",
+        metavar="MODULE:QUALNAME",
+        help="import the task function from a module installed in the image",
+    )
+    parser.add_argument(
+        "--payload",
+        metavar="PATH",
+        help="load the task function from a by-value payload file (a script template's source)",
+    )
+    parser.add_argument(
+        "--input",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="an argument as its Argo parameter text (repeatable; VALUE may be empty)",
+    )
+    parser.add_argument(
+        "--outputs",
+        metavar="DIR",
+        default="/tmp/flowdsl/outputs",
+        help="directory that receives one file per output parameter (default: %(default)s)",
+    )
+    return parser
+
+
+def _split_inputs(parser: argparse.ArgumentParser, raw: Sequence[str]) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for item in raw:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            parser.error(f"--input expects NAME=VALUE, got {item!r}")
+        if name in inputs:
+            parser.error(f"--input {name}=... is given twice")
+        inputs[name] = value
+    return inputs
+
+
+def _error(message: str) -> None:
+    sys.stderr.write(f"flowdsl.runtime: error: {message}\n")
+    sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------- the function
+
+
+def _import_function(spec: str) -> tuple[Callable[..., Any], dict[str, Any]]:
+    """Import ``module:qualname``, unwrap a flowdsl task, resolve its type hints."""
+    import importlib
+
+    module_name, sep, qualname = spec.partition(":")
+    if not sep or not module_name or not qualname:
+        raise TargetError(
+            f"--function expects MODULE:QUALNAME, got {spec!r}",
+            fix="e.g. --function acme.pipeline:extract",
+        )
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        missing = err.name or ""
+        if module_name == missing or module_name.startswith(f"{missing}."):
+            raise TargetError(
+                f"module {module_name!r} is not importable in this image ({err})",
+                fix="install the project in the image, or compile with code='value' so the "
+                "function travels in the workflow",
+            ) from None
+        _print_user_traceback(err)
+        raise _UserCodeFailed from None
+    except Exception as err:
+        _print_user_traceback(err)
+        raise _UserCodeFailed from None
+    for part in qualname.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(
+                f"module {module_name!r} has no {qualname!r} (no attribute {part!r})",
+                fix="a task must be a module-level function of the image's code; compile "
+                "the workflow again against this image, or with code='value'",
+            ) from None
+    fn = _unwrap(obj)
+    if not callable(fn):
+        raise TargetError(
+            f"{spec!r} is a {type(fn).__name__}, not a function",
+            fix="point --function at the task function",
+        )
+    try:
+        import typing
+
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception as err:
+        raise AnnotationError(
+            f"the type hints cannot be resolved ({type(err).__name__}: {err})",
+            fix="import every name used in the annotations at module level",
+            task=getattr(fn, "__qualname__", qualname),
+        ) from None
+    return fn, hints
+
+
+def _unwrap(obj: Any) -> Any:
+    """The plain function of a flowdsl ``@task`` wrapper; any other object unchanged.
+
+    Only flowdsl's own wrappers are unwrapped: a user decorator that sets ``__wrapped__``
+    (``functools.wraps``) must keep its behaviour.
+    """
+    while type(obj).__module__.partition(".")[0] == "flowdsl" and hasattr(obj, "__wrapped__"):
+        obj = obj.__wrapped__
+    return obj
+
+
+def _load_payload(path: str) -> tuple[Callable[..., Any], dict[str, Any]]:
+    from flowdsl.payload import load
+
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise PayloadError(
+            f"the payload file cannot be read ({type(err).__name__}: {err})",
+            fix="--payload must be the last flag, so that Argo appends the script's path",
+        ) from None
+    return load(text)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _signature(fn: Callable[..., Any]) -> list[_Param]:
+    """The named parameters of fn, from its code object when it has one (no inspect)."""
+    code = getattr(fn, "__code__", None)
+    # Methods, decorated functions (``functools.wraps``: the signature is the wrapped
+    # function's) and explicit signatures need inspect's rules.
+    if code is None or any(
+        hasattr(fn, attr) for attr in ("__self__", "__wrapped__", "__signature__")
+    ):
+        return _slow_signature(fn)
+    names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+    defaults = fn.__defaults__ or ()
+    kwdefaults = fn.__kwdefaults__ or {}
+    first_default = code.co_argcount - len(defaults)
+    params = []
+    for index, name in enumerate(names):
+        if index < code.co_argcount:
+            has_default = index >= first_default
+            default = defaults[index - first_default] if has_default else None
+        else:
+            has_default = name in kwdefaults
+            default = kwdefaults.get(name)
+        params.append(_Param(name, index < code.co_posonlyargcount, has_default, default))
+    return params
+
+
+def _slow_signature(fn: Callable[..., Any]) -> list[_Param]:
+    import inspect
+
+    params = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        has_default = param.default is not param.empty
+        params.append(
+            _Param(
+                param.name,
+                param.kind is param.POSITIONAL_ONLY,
+                has_default,
+                param.default if has_default else None,
+            )
+        )
+    return params
+
+
+def _decode_inputs(
+    fn: Callable[..., Any], hints: Mapping[str, Any], inputs: Mapping[str, str], task: str
+) -> tuple[list[Any], dict[str, Any]]:
+    """Decode every input with its parameter's codec; positional-only ones go by position."""
+    from flowdsl.types import codec_for
+
+    params = _signature(fn)
+    known = {param.name for param in params}
+    for name in inputs:
+        if name not in known:
+            listed = ", ".join(param.name for param in params) or "none"
+            raise ParameterError(
+                f"unknown input (the task's parameters are: {listed})",
+                fix=_MISMATCH_FIX,
+                task=task,
+                parameter=name,
+            )
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for param in params:
+        if param.name not in inputs:
+            if not param.has_default:
+                raise ParameterError(
+                    "missing input: the parameter has no default and no "
+                    f"--input {param.name}=... was given",
+                    fix=_MISMATCH_FIX,
+                    task=task,
+                    parameter=param.name,
+                )
+            if param.positional_only:
+                args.append(param.default)
+            continue
+        if param.name not in hints:
+            raise AnnotationError(
+                "the parameter has no type hint, so its input cannot be decoded",
+                fix="annotate every task parameter",
+                task=task,
+                parameter=param.name,
+            )
+        text = inputs[param.name]
+        try:
+            codec = codec_for(hints[param.name])
+        except AnnotationError as err:
+            raise AnnotationError(
+                err.problem, fix=err.fix, task=task, parameter=param.name
+            ) from None
+        try:
+            value = codec.decode(text)
+        except CodecError as err:
+            problem = f"expected {codec.type_name}, got {_show(text)}"
+            if not _says_only(err.problem, codec.type_name, text):
+                problem = f"{problem}: {err.problem}"
+            raise ParameterError(problem, fix=err.fix, task=task, parameter=param.name) from None
+        if param.positional_only:
+            args.append(value)
+        else:
+            kwargs[param.name] = value
+    return args, kwargs
+
+
+def _says_only(problem: str, type_name: str, text: str) -> bool:
+    """Whether a codec's problem is just "expected T, got 'text'" (maybe cut short).
+
+    Then it adds nothing to the runtime's own sentence; otherwise it says where inside the
+    value, or why, the text failed, and is kept.
+    """
+    prefix = f"expected {type_name}, got "
+    if not problem.startswith(prefix):
+        return False
+    shown, full = problem[len(prefix) :], repr(text)
+    return shown == full or (shown.endswith("...") and full.startswith(shown[:-3]))
+
+
+def _show(text: str) -> str:
+    if len(text) <= _SHOW_MAX:
+        return repr(text)
+    return f"{text[:_SHOW_MAX]!r}... ({len(text)} characters)"
+
+
+# --------------------------------------------------------------------------- call, outputs
+
+
+def _call(fn: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except Exception as err:
+        # Start the traceback at the user's function: this frame is noise for them.
+        _print_user_traceback(err, skip_first=True)
+        raise _UserCodeFailed from None
+
+
+def _print_user_traceback(err: BaseException, *, skip_first: bool = False) -> None:
+    import traceback
+
+    sys.stdout.flush()  # keep the task's own output before the traceback in a merged log
+    tb = err.__traceback__
+    if skip_first and tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    traceback.print_exception(type(err), err, tb, file=sys.stderr)
+    sys.stderr.flush()
+
+
+def _encode_outputs(hints: Mapping[str, Any], result: Any, task: str) -> dict[str, str]:
+    from flowdsl.types import codec_for, output_values
+
+    annotation = hints.get("return")
+    try:
+        return output_values(annotation, result)
+    except AnnotationError as err:
+        raise AnnotationError(f"return hint: {err.problem}", fix=err.fix, task=task) from None
+    except CodecError as err:
+        none = annotation is None or annotation is type(None)
+        expected = "None" if none else codec_for(annotation).type_name
+        raise CodecError(
+            f"the return value does not match the return hint {expected}: {err.problem}",
+            fix=err.fix or f"return a {expected}, or change the return hint",
+            task=task,
+        ) from None
+
+
+def _write_outputs(directory: str, outputs: Mapping[str, str], task: str) -> None:
+    """Write each output to ``directory/name`` atomically (Argo may read as soon as it sees it)."""
+    if not outputs:
+        return
+    try:
+        os.makedirs(directory, exist_ok=True)
+        for name, text in outputs.items():
+            path = os.path.join(directory, name)
+            # Same directory, so os.replace is a rename on one file system.
+            temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+            with open(temporary, "w", encoding="utf-8", newline="") as file:
+                file.write(text)
+            os.replace(temporary, path)
+    except OSError as err:
+        raise FlowDSLError(
+            f"the outputs cannot be written to {directory!r} ({type(err).__name__}: {err})",
+            fix="--outputs must name a writable directory",
+            task=task,
+        ) from None
