@@ -9,10 +9,11 @@ from hera.workflows import models as m
 
 from flowdsl.dsl import Flow
 from flowdsl.errors import CompileError
+from flowdsl.ir import FlowGraph
 from flowdsl.lint import lint
 from flowdsl.lower import Kind, lower, to_dict
 
-__all__ = ["compile", "compile_dict"]
+__all__ = ["compile", "compile_dict", "compile_graph_dict"]
 
 
 def _check_flow(target: object) -> Flow[Any, Any]:
@@ -54,5 +55,18 @@ def compile_dict(
 ) -> dict[str, Any]:
     """Like :func:`compile`, returning the manifest as plain data (Argo's field names)."""
     doc = to_dict(lower(_check_flow(flow).trace(), kind=kind, arguments=params))
+    lint(doc)
+    return doc
+
+
+def compile_graph_dict(
+    graph: FlowGraph,
+    kind: Kind = "workflow",
+    params: Mapping[str, Any] | None = None,
+    *,
+    image_fallback: str | None = None,
+) -> dict[str, Any]:
+    """Lower and lint an already traced flow (the local engine supplies an image fallback)."""
+    doc = to_dict(lower(graph, kind=kind, arguments=params, image_fallback=image_fallback))
     lint(doc)
     return doc

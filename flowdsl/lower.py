@@ -71,7 +71,11 @@ Manifest: TypeAlias = m.Workflow | m.WorkflowTemplate
 
 
 def lower(
-    graph: FlowGraph, *, kind: Kind = "workflow", arguments: Mapping[str, Any] | None = None
+    graph: FlowGraph,
+    *,
+    kind: Kind = "workflow",
+    arguments: Mapping[str, Any] | None = None,
+    image_fallback: str | None = None,
 ) -> Manifest:
     """Lower a traced flow to a Hera ``Workflow`` or ``WorkflowTemplate`` model.
 
@@ -81,6 +85,8 @@ def lower(
             ``"template"`` (a WorkflowTemplate; required parameters stay open).
         arguments: values for flow parameters (Python values, by exposed name), overriding
             defaults.
+        image_fallback: the image of tasks that set none (the local engine ignores images,
+            so a flow under development need not have one); ``None`` makes it an error.
 
     Raises:
         ParameterError: an argument names no parameter or does not fit its type.
@@ -93,7 +99,7 @@ def lower(
             fix="use kind='workflow' or kind='template'",
             flow=graph.name,
         )
-    templates = _Templates(graph)
+    templates = _Templates(graph, image_fallback)
     dag = _dag_template(graph, templates)
     spec = m.WorkflowSpec(
         entrypoint=graph.name,
@@ -247,8 +253,9 @@ def _reference(value: Value) -> str:
 class _Templates:
     """Leaf templates of a flow: one per (task definition, options), named once each."""
 
-    def __init__(self, graph: FlowGraph) -> None:
+    def __init__(self, graph: FlowGraph, image_fallback: str | None) -> None:
         self._graph = graph
+        self._image_fallback = image_fallback
         self._names = Namespace(reserved=(graph.name,))
         self._by_key: dict[tuple[int, TaskOptions], str] = {}
         self.emitted: list[m.Template] = []
@@ -259,13 +266,15 @@ class _Templates:
         if name is None:
             name = self._names.claim(call.task.name)
             self._by_key[key] = name
-            self.emitted.append(_leaf_template(self._graph, call, name))
+            self.emitted.append(_leaf_template(self._graph, call, name, self._image_fallback))
         return name
 
 
-def _leaf_template(graph: FlowGraph, call: Call, name: str) -> m.Template:
+def _leaf_template(
+    graph: FlowGraph, call: Call, name: str, image_fallback: str | None
+) -> m.Template:
     task = call.task
-    image = call.options.image or graph.options.image
+    image = call.options.image or graph.options.image or image_fallback
     if image is None:
         raise CompileError(
             "no container image is set; Argo runs every task in a container image",

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Annotated, Literal, NamedTuple
 
 import pytest
-from conftest import GOLDEN, check_golden
 
 from flowdsl import Param, flow, task
 from flowdsl.errors import (
@@ -19,6 +18,8 @@ from flowdsl.errors import (
     TraceError,
 )
 from flowdsl.ir import NO_DEFAULT, Const, FlowInput, NodeOutput, TaskOptions
+
+from conftest import GOLDEN, check_golden
 
 HERE = "tests/test_dsl.py"
 
@@ -604,7 +605,7 @@ class TestOperators:
             (lambda r: 1 + r, "+"),
             (lambda r: -r, "-"),
             (lambda r: r / 3, "/"),
-            (lambda r: round(r), "round()"),
+            (round, "round()"),
             (lambda r: r & r, "&"),
         ],
         ids=["mul", "radd", "neg", "div", "round", "and"],

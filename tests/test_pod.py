@@ -18,10 +18,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from conftest import ROOT
 from flowdsl import compile_dict
 from flowdsl._target import load_flow
 from flowdsl.lower import OUTPUTS_DIR
+
+from conftest import ROOT
 
 
 def run_like_a_pod(

@@ -7,9 +7,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from argo_oracle import assert_valid_argo
 from flowdsl import Flow, compile_dict, flow, task
 from flowdsl.errors import FlowDSLError
+
+from argo_oracle import assert_valid_argo
 
 
 @task
