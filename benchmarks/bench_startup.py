@@ -69,7 +69,7 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": str(root)}
         marker = root / "marker"
         sys.path.insert(0, str(root))
-        import bench_task  # noqa: E402 - written just above
+        import bench_task
 
         from flowdsl.payload import dump
 

@@ -34,15 +34,20 @@ from flowdsl.errors import (
 if TYPE_CHECKING:
     from flowdsl._compile import compile, compile_dict
     from flowdsl._emit_models import to_json, to_yaml
-    from flowdsl.dsl import Flow, Param, Ref, Task, flow, task
+    from flowdsl._run import FlowRun, run
+    from flowdsl.dsl import Cond, Flow, Param, Ref, Task, flow, otherwise, task, unmapped, when
+    from flowdsl.types import Failure, RunStatus
 
 __all__ = [
     "AnnotationError",
     "CodecError",
     "CompileError",
+    "Cond",
     "DefinitionError",
+    "Failure",
     "Flow",
     "FlowDSLError",
+    "FlowRun",
     "InvalidNameError",
     "LintError",
     "OptionError",
@@ -51,6 +56,7 @@ __all__ = [
     "PayloadError",
     "Ref",
     "RunError",
+    "RunStatus",
     "TargetError",
     "Task",
     "TraceError",
@@ -58,9 +64,13 @@ __all__ = [
     "compile",
     "compile_dict",
     "flow",
+    "otherwise",
+    "run",
     "task",
     "to_json",
     "to_yaml",
+    "unmapped",
+    "when",
 ]
 
 # Loaded on first attribute access (PEP 562).
@@ -70,6 +80,14 @@ _LAZY = {
     "Ref": ("flowdsl.dsl", "Ref"),
     "Task": ("flowdsl.dsl", "Task"),
     "flow": ("flowdsl.dsl", "flow"),
+    "when": ("flowdsl.dsl", "when"),
+    "otherwise": ("flowdsl.dsl", "otherwise"),
+    "unmapped": ("flowdsl.dsl", "unmapped"),
+    "Cond": ("flowdsl.dsl", "Cond"),
+    "RunStatus": ("flowdsl.types", "RunStatus"),
+    "Failure": ("flowdsl.types", "Failure"),
+    "run": ("flowdsl._run", "run"),
+    "FlowRun": ("flowdsl._run", "FlowRun"),
     "task": ("flowdsl.dsl", "task"),
     "compile": ("flowdsl._compile", "compile"),
     "compile_dict": ("flowdsl._compile", "compile_dict"),

@@ -11,6 +11,7 @@ from typing import Any
 
 from flowdsl.dsl import Flow
 from flowdsl.errors import FlowDSLError, TargetError
+from flowdsl.ir import FlowGraph
 
 __all__ = ["load_flow"]
 
@@ -45,7 +46,8 @@ def load_flow(target: str) -> Flow[Any, Any]:
             fix="name a function decorated with @flow",
             location=target,
         )
-    # A flow imported from another module is listed there too; prefer the module's own.
+    # A flow imported from another module is listed there too; prefer the module's own,
+    # and among those the outermost (a sub-flow is not what the file is run for).
     own = {n: f for n, f in flows.items() if f.__module__ == module.__name__} or flows
     if not own:
         raise TargetError(
@@ -54,6 +56,8 @@ def load_flow(target: str) -> Flow[Any, Any]:
             location=target,
         )
     if len(own) > 1:
+        own = _outermost(own)
+    if len(own) > 1:
         names = ", ".join(sorted(own))
         raise TargetError(
             f"{spec!r} defines several flows ({names}) and the target names none",
@@ -61,6 +65,27 @@ def load_flow(target: str) -> Flow[Any, Any]:
             location=target,
         )
     return next(iter(own.values()))
+
+
+def _outermost(flows: dict[str, Flow[Any, Any]]) -> dict[str, Flow[Any, Any]]:
+    """The flows no other flow of the same module calls (sub-flows are not targets)."""
+    called: set[str] = set()
+    for candidate in flows.values():
+        try:
+            graph = candidate.trace()
+        except FlowDSLError:
+            continue  # reported when that flow itself is compiled
+        stack = [graph]
+        while stack:
+            for call in stack.pop().calls:
+                if isinstance(call.task, FlowGraph):
+                    called.add(call.task.qualname)
+                    stack.append(call.task)
+    return {
+        name: f
+        for name, f in flows.items()
+        if f"{f.__wrapped__.__module__}.{f.__wrapped__.__qualname__}" not in called
+    }
 
 
 def _split(target: str) -> tuple[str, str, str]:

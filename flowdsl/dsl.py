@@ -14,9 +14,11 @@ This module imports neither Hera nor pydantic: it runs when a user's module is i
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import dataclasses
 import difflib
+import enum
 import inspect
 import os
 import re
@@ -39,24 +41,46 @@ from flowdsl.errors import (
 )
 from flowdsl.ir import (
     NO_DEFAULT,
+    AllOf,
+    AnyOf,
     Call,
+    Compare,
+    Condition,
     CodeMode,
     Const,
     FlowGraph,
     FlowInput,
     FlowOptions,
     FlowParam,
+    IsTrue,
+    Loop,
     NodeOutput,
+    Not,
+    Operand,
     Output,
     TaskDef,
     TaskOptions,
     TaskParam,
     Value,
+    WorkflowVar,
+    condition_repr,
     type_repr,
 )
 from flowdsl.names import MAX_GENERATE_NAME, Namespace, dns_name, is_parameter_name
 
-__all__ = ["Flow", "Param", "Ref", "Task", "flow", "parse_duration", "task"]
+__all__ = [
+    "Cond",
+    "Flow",
+    "Param",
+    "Ref",
+    "Task",
+    "flow",
+    "otherwise",
+    "parse_duration",
+    "task",
+    "unmapped",
+    "when",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -152,7 +176,7 @@ def parse_duration(value: object, *, option: str, **where: str | None) -> int:
     return int(seconds)
 
 
-_TASK_OPTION_NAMES = ("image", "retries", "timeout")
+_TASK_OPTION_NAMES = ("image", "retries", "timeout", "parallelism", "continue_on_failure")
 
 
 def _task_options(
@@ -191,6 +215,21 @@ def _task_options(
                 )
         elif key == "timeout":
             value = parse_duration(value, option="timeout", task=task, location=location)
+        elif key == "parallelism":
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise OptionError(
+                    f"option 'parallelism' must be a whole number >= 1 (got {value!r})",
+                    fix="write e.g. parallelism=4 (how many items of a map run at once)",
+                    task=task,
+                    location=location,
+                )
+        elif key == "continue_on_failure" and not isinstance(value, bool):
+            raise OptionError(
+                f"option 'continue_on_failure' must be True or False (got {value!r})",
+                fix="write continue_on_failure=True",
+                task=task,
+                location=location,
+            )
         changes[key] = value
     return dataclasses.replace(base, **changes)
 
@@ -339,6 +378,23 @@ class Task(Generic[P, R]):
             self, args, kwargs, _caller_location()
         )
 
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        """Fan out: call the task once per item of the list arguments (zipped).
+
+        An argument whose value is a list of the parameter's type is mapped; the others are
+        passed whole to every call (force that with :func:`unmapped`). In a flow the result
+        is a reference to the list of outputs (fan-in: pass it to a ``list[...]``
+        parameter); outside a flow it is the list of results.
+
+        Raises:
+            TraceError: nothing to map over, a value that is neither the parameter's type
+                nor a list of it, or lists of different known lengths.
+        """
+        tracer = _ACTIVE_TRACER.get()
+        if tracer is None:
+            return _map_locally(self.definition.fn, self.definition.params, args, kwargs)
+        return tracer.record(self, args, kwargs, _caller_location(), mapped=True)
+
     def __repr__(self) -> str:
         return f"<flowdsl task {self.definition.name!r} ({self.definition.qualname})>"
 
@@ -430,6 +486,8 @@ def task(
     image: str | None = None,
     retries: int | None = None,
     timeout: str | int | None = None,
+    parallelism: int | None = None,
+    continue_on_failure: bool | None = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
@@ -449,7 +507,9 @@ def task(
     Args:
         fn: the function (when used bare).
         name: the Argo name of the task (default: the function name, ``_`` -> ``-``).
-        **options: ``image``, ``retries`` (retry limit), ``timeout`` (``"2h"``, ``"90s"``).
+        **options: ``image``, ``retries`` (retry limit), ``timeout`` (``"2h"``, ``"90s"``),
+            ``parallelism`` (items of a map run at once), ``continue_on_failure`` (a failure
+            does not fail the flow; only calls needing this call's outputs are skipped).
 
     Raises:
         AnnotationError: a hint is missing or not supported.
@@ -474,22 +534,33 @@ class Ref:
     """A reference, during tracing, to a value that exists only when the workflow runs.
 
     Pass it to other tasks; read a field of a structured output with ``ref.field`` (or
-    ``ref[i]`` for a tuple); order calls without data with ``ref.after(other)``. Anything
-    that needs the actual value raises :class:`TraceError`.
+    ``ref[i]`` for a tuple); compare it (``ref.accuracy > 0.9``) to build a condition for
+    :func:`when`; order calls without data with ``ref.after(other)``. Anything that needs the
+    actual value raises :class:`TraceError`.
     """
 
-    __slots__ = ("_annotation", "_label", "_tracer", "_value")
+    __slots__ = ("_annotation", "_element", "_label", "_tracer", "_value")
     # Declared so that type checkers do not route these through __getattr__.
     _tracer: _Tracer
     _value: Value | None
     _annotation: Any
+    _element: Any
     _label: str
 
-    def __init__(self, tracer: _Tracer, value: Value | None, annotation: Any, label: str) -> None:
+    def __init__(
+        self,
+        tracer: _Tracer,
+        value: Value | None,
+        annotation: Any,
+        label: str,
+        element: Any = None,
+    ) -> None:
         object.__setattr__(self, "_tracer", tracer)
         object.__setattr__(self, "_value", value)
         object.__setattr__(self, "_annotation", annotation)
         object.__setattr__(self, "_label", label)
+        # For the result of a map: the type of one item's output (the reference is a list).
+        object.__setattr__(self, "_element", element)
 
     # -- what a reference can do ---------------------------------------------------------
 
@@ -521,7 +592,7 @@ class Ref:
                 "index inside a task, which receives the real value",
             )
         if isinstance(key, int):
-            fields = codecs.structured_fields(self._annotation) or ()
+            fields = codecs.structured_fields(self._item_type) or ()
             if not fields or fields[0][0] != "0":
                 self._fail(
                     f"{self._label}[{key}]: positions can be read only from a fixed-length "
@@ -541,11 +612,49 @@ class Ref:
         self._fail(
             f"iterating over {self._label} needs its value, which exists only when the "
             "workflow runs",
-            "pass it to a task that loops over it; fan-out with task.map(...) is planned",
+            "fan out with task.map(...) over it, or loop inside a task",
         )
 
     def __repr__(self) -> str:
         return f"<flowdsl ref {self._label}: {type_repr(self._annotation)}>"
+
+    # -- conditions -------------------------------------------------------------------------
+
+    def __eq__(self, other: object) -> Cond:  # type: ignore[override]
+        return _compare(self, "==", other)
+
+    def __ne__(self, other: object) -> Cond:  # type: ignore[override]
+        return _compare(self, "!=", other)
+
+    def __lt__(self, other: object) -> Cond:
+        return _compare(self, "<", other)
+
+    def __le__(self, other: object) -> Cond:
+        return _compare(self, "<=", other)
+
+    def __gt__(self, other: object) -> Cond:
+        return _compare(self, ">", other)
+
+    def __ge__(self, other: object) -> Cond:
+        return _compare(self, ">=", other)
+
+    def __and__(self, other: object) -> Cond:
+        return _as_condition(self) & other
+
+    def __rand__(self, other: object) -> Cond:
+        return _as_condition(other, self._tracer) & self
+
+    def __or__(self, other: object) -> Cond:
+        return _as_condition(self) | other
+
+    def __ror__(self, other: object) -> Cond:
+        return _as_condition(other, self._tracer) | self
+
+    def __invert__(self) -> Cond:
+        return ~_as_condition(self)
+
+    def __hash__(self) -> int:
+        return id(self)
 
     # -- what needs a real value ----------------------------------------------------------
 
@@ -553,7 +662,7 @@ class Ref:
         self._fail(
             f"'if {self._label}' (or and/or/not) needs its value, which exists only when the "
             "workflow runs",
-            "branch inside a task; conditional steps with when(...) are planned",
+            "run tasks conditionally with 'with when(...):', or branch inside a task",
         )
 
     def __len__(self) -> int:
@@ -593,28 +702,11 @@ class Ref:
             "build a new value inside a task",
         )
 
-    def __hash__(self) -> int:
-        return id(self)
-
-    def __eq__(self, other: object) -> bool:
-        self._comparison("==")
-
-    def __ne__(self, other: object) -> bool:
-        self._comparison("!=")
-
-    def __lt__(self, other: object) -> bool:
-        self._comparison("<")
-
-    def __le__(self, other: object) -> bool:
-        self._comparison("<=")
-
-    def __gt__(self, other: object) -> bool:
-        self._comparison(">")
-
-    def __ge__(self, other: object) -> bool:
-        self._comparison(">=")
-
     # -- helpers ---------------------------------------------------------------------------
+
+    @property
+    def _item_type(self) -> Any:
+        return self._element if self._element is not None else self._annotation
 
     def _fail(self, problem: str, fix: str) -> NoReturn:
         raise TraceError(problem, fix=fix, flow=self._tracer.flow_name, location=_caller_location())
@@ -624,13 +716,6 @@ class Ref:
             f"converting {self._label} to {construct} needs its value, which exists only when "
             "the workflow runs (a plain function called on a reference does this)",
             "pass the reference to a @task, which receives the real value",
-        )
-
-    def _comparison(self, op: str) -> NoReturn:
-        self._fail(
-            f"comparing {self._label} with '{op}' needs its value, which exists only when the "
-            "workflow runs",
-            "compare inside a task; conditional steps with when(...) are planned",
         )
 
     def _node_id(self, what: str) -> str:
@@ -643,11 +728,11 @@ class Ref:
 
     def _field(self, name: str, suffix: str) -> Ref:
         label = f"{self._label}{suffix}"
-        fields = dict(codecs.structured_fields(self._annotation) or ())
+        fields = dict(codecs.structured_fields(self._item_type) or ())
         if name not in fields:
             if fields:
                 known = ", ".join(f for f in fields)
-                problem = f"{type_repr(self._annotation)} has no field {name!r} (fields: {known})"
+                problem = f"{type_repr(self._item_type)} has no field {name!r} (fields: {known})"
             else:
                 problem = (
                     f"{self._label} is a {type_repr(self._annotation)}, which has no fields; "
@@ -665,14 +750,297 @@ class Ref:
                 f"{self._label} is {where}",
                 "pass the whole value to a task and read the field there",
             )
-        node = self._tracer.call_task(value.node)
-        if output not in {o.name for o in node.outputs}:
+        produced = self._tracer.outputs_of(value.node)
+        if output not in {o.name for o in produced}:
             self._fail(
-                f"'{label}': field {name!r} is not an output parameter of task "
-                f"'{node.name}' (its name is not a valid Argo parameter name)",
+                f"'{label}': field {name!r} is not an output parameter of "
+                f"'{value.node}' (its name is not a valid Argo parameter name)",
                 "pass the whole value to a task and read the field there",
             )
-        return Ref(self._tracer, NodeOutput(value.node, output), fields[name], label)
+        field_type = fields[name]
+        if self._element is not None:  # a field of every item: a list (fan-in)
+            return Ref(
+                self._tracer,
+                NodeOutput(value.node, output),
+                list[field_type],
+                label,  # type: ignore[valid-type]
+                element=field_type,
+            )
+        return Ref(self._tracer, NodeOutput(value.node, output), field_type, label)
+
+
+class _NoOutputRef(Ref):
+    """The result of calling a task that returns nothing: usable only with ``.after()``."""
+
+    __slots__ = ()
+
+
+def _refuse_operator(symbol: str) -> Callable[..., NoReturn]:
+    def refuse(self: Ref, *_: object) -> NoReturn:
+        self._fail(
+            f"'{symbol}' on {self._label} needs its value, which exists only when the "
+            "workflow runs",
+            "compute with the value inside a task, which receives the real value",
+        )
+
+    return refuse
+
+
+# Arithmetic would otherwise fail with Python's own TypeError, which does not say what to
+# do. `&`, `|` and `~` build conditions instead (see Cond).
+for _name, _symbol in {
+    "add": "+",
+    "sub": "-",
+    "mul": "*",
+    "matmul": "@",
+    "truediv": "/",
+    "floordiv": "//",
+    "mod": "%",
+    "pow": "**",
+    "lshift": "<<",
+    "rshift": ">>",
+    "xor": "^",
+}.items():
+    setattr(Ref, f"__{_name}__", _refuse_operator(_symbol))
+    setattr(Ref, f"__r{_name}__", _refuse_operator(_symbol))
+for _name, _symbol in {"neg": "-", "pos": "+", "abs": "abs()", "round": "round()"}.items():
+    setattr(Ref, f"__{_name}__", _refuse_operator(_symbol))
+
+
+# --------------------------------------------------------------------------------------------
+# Conditions
+# --------------------------------------------------------------------------------------------
+
+
+class Cond:
+    """A condition built from references, for ``with when(cond):``.
+
+    Combine with ``&`` (and), ``|`` (or) and ``~`` (not); Python's ``and``/``or``/``not``
+    cannot be overloaded and raise :class:`TraceError`.
+    """
+
+    __slots__ = ("_condition", "_tracer")
+
+    def __init__(self, tracer: _Tracer, condition: Condition) -> None:
+        self._tracer = tracer
+        self._condition = condition
+
+    def __and__(self, other: object) -> Cond:
+        right = _as_condition(other, self._tracer)._condition
+        return Cond(self._tracer, AllOf((*_parts(self._condition, AllOf), *_parts(right, AllOf))))
+
+    def __rand__(self, other: object) -> Cond:
+        return _as_condition(other, self._tracer) & self
+
+    def __or__(self, other: object) -> Cond:
+        right = _as_condition(other, self._tracer)._condition
+        return Cond(self._tracer, AnyOf((*_parts(self._condition, AnyOf), *_parts(right, AnyOf))))
+
+    def __ror__(self, other: object) -> Cond:
+        return _as_condition(other, self._tracer) | self
+
+    def __invert__(self) -> Cond:
+        inner = self._condition
+        return Cond(self._tracer, inner.part if isinstance(inner, Not) else Not(inner))
+
+    def __bool__(self) -> bool:
+        raise TraceError(
+            f"'if {condition_repr(self._condition)}': a condition on workflow values is known "
+            "only when the workflow runs (and/or/not need its value too)",
+            fix="use 'with when(condition):' around the tasks to run, and &, |, ~ to combine",
+            flow=self._tracer.flow_name,
+            location=_caller_location(),
+        )
+
+    def __repr__(self) -> str:
+        return f"<flowdsl condition {condition_repr(self._condition)}>"
+
+
+def _parts(condition: Condition, kind: type[AllOf] | type[AnyOf]) -> tuple[Condition, ...]:
+    return condition.parts if isinstance(condition, kind) else (condition,)
+
+
+def _as_condition(value: object, tracer: _Tracer | None = None) -> Cond:
+    if isinstance(value, Cond):
+        return value
+    if isinstance(value, Ref):
+        if _compare_kind(value._annotation) != "bool" or value._element is not None:
+            value._fail(
+                f"{value._label} of type {type_repr(value._annotation)} is not a condition",
+                "compare it (==, !=, <, <=, >, >=) to build one",
+            )
+        return Cond(value._tracer, IsTrue(_ref_operand(value)))
+    active = tracer or _ACTIVE_TRACER.get()
+    raise TraceError(
+        f"{value!r} is not a condition (expected a comparison of workflow values, or a bool "
+        "reference)",
+        fix="build conditions from task outputs and flow parameters, e.g. when(m.score > 0.9)",
+        flow=active.flow_name if active else None,
+        location=_caller_location(),
+    )
+
+
+_compare_kind = codecs.comparison_kind
+
+
+def _ref_operand(ref: Ref) -> Operand:
+    if ref._value is None or isinstance(ref, _NoOutputRef):
+        ref._fail(f"{ref._label} returns nothing to compare", "compare a task's output")
+    return Operand(ref._value, ref._annotation)
+
+
+def _compare(ref: Ref, op: str, other: object) -> Cond:
+    kind = _compare_kind(ref._annotation)
+    if kind is None or ref._element is not None:
+        ref._fail(
+            f"{ref._label} of type {type_repr(ref._annotation)} cannot be compared in a "
+            "condition (Argo compares numbers, strings and booleans)",
+            "compare a field of it, or compute a bool/number in a task and compare that",
+        )
+    left = _ref_operand(ref)
+    if isinstance(other, Ref):
+        other_kind = _compare_kind(other._annotation)
+        if other_kind != kind or other._element is not None:
+            ref._fail(
+                f"{ref._label} ({type_repr(ref._annotation)}) and {other._label} "
+                f"({type_repr(other._annotation)}) cannot be compared",
+                "compare values of the same kind (numbers, strings or booleans)",
+            )
+        right = _ref_operand(other)
+    else:
+        if isinstance(other, Cond):
+            ref._fail("a condition cannot be compared", "combine conditions with &, | and ~")
+        codec = codecs.codec_for(ref._annotation)
+        try:
+            codec.validate(other)
+        except FlowDSLError as exc:
+            ref._fail(
+                f"{ref._label} {op} {other!r}: {exc.problem}",
+                f"compare with a value of type {codec.type_name}",
+            )
+        right = Operand(Const(other), ref._annotation)
+    if op not in ("==", "!=") and kind != "number":
+        ref._fail(
+            f"'{op}' orders numbers; {ref._label} is a {type_repr(ref._annotation)}",
+            "use == or != for strings and booleans",
+        )
+    return Cond(ref._tracer, Compare(op, left, right))  # type: ignore[arg-type]
+
+
+@contextlib.contextmanager
+def when(condition: Cond | Ref) -> Iterator[None]:
+    """Run the task calls inside the block only when ``condition`` holds at run time.
+
+    ``condition`` compares task outputs and flow parameters (``best.accuracy > 0.95``,
+    ``mode == "full"``), combined with ``&``, ``|`` and ``~``; a ``bool`` reference works as
+    is. Blocks nest (their conditions are and-ed). A call that *uses an output* of a skipped
+    call is skipped too (Argo marks it Omitted); a call that only runs ``.after()`` it still
+    runs. Follow the block with ``with otherwise():`` for the else branch.
+
+    Raises:
+        TraceError: outside a flow, on a value that is not a condition, or around no task.
+    """
+    tracer = _require_tracer("when(...)")
+    cond = _as_condition(condition, tracer)
+    with tracer.conditional(cond._condition, "when(...)"):
+        yield
+
+
+@contextlib.contextmanager
+def otherwise() -> Iterator[None]:
+    """The else branch of the ``with when(...)`` block just before it.
+
+    Raises:
+        TraceError: not directly after a ``with when(...)`` block, or around no task.
+    """
+    tracer = _require_tracer("otherwise()")
+    previous = tracer.last_when()
+    with tracer.conditional(Not(previous), "otherwise()"):
+        yield
+
+
+def _require_tracer(construct: str) -> _Tracer:
+    tracer = _ACTIVE_TRACER.get()
+    if tracer is None:
+        raise TraceError(
+            f"{construct} is used outside a flow being traced",
+            fix=f"use {construct} inside a @flow function",
+            location=_caller_location(),
+        )
+    return tracer
+
+
+# --------------------------------------------------------------------------------------------
+# Mapping
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Unmapped:
+    value: Any
+
+
+def unmapped(value: Any) -> Any:
+    """Pass ``value`` whole to every call of a ``task.map(...)``, even if it is a list."""
+    return _Unmapped(value)
+
+
+def _list_element(annotation: Any) -> Any:
+    """The item type of ``list[T]`` (or ``tuple[T, ...]``), else ``None``."""
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is list and len(args) == 1:
+        return args[0]
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return args[0]
+    return None
+
+
+def _fits(source: Any, target: Any) -> bool:
+    """Whether a value of type ``source`` can be passed for ``target`` (strictly)."""
+    if source == target or (source is int and target is float):
+        return True
+    if typing.get_origin(target) in _UNION_ORIGINS:
+        return any(_fits(source, t) for t in typing.get_args(target) if t is not type(None))
+    if typing.get_origin(source) is typing.Literal:
+        return all(_fits(type(v), target) for v in typing.get_args(source))
+    source_origin, target_origin = typing.get_origin(source), typing.get_origin(target)
+    if source_origin is not None and source_origin == target_origin:
+        return all(
+            _fits(s, t)
+            for s, t in zip(typing.get_args(source), typing.get_args(target), strict=False)
+        )
+    return source in (list, dict, tuple) and target_origin is source
+
+
+def _map_locally(
+    fn: Callable[..., Any], params: tuple[TaskParam, ...], args: tuple[Any, ...], kwargs: Any
+) -> list[Any]:
+    """``task.map(...)`` outside a flow: the list of results, as the workflow would compute."""
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    by_name = {p.name: p for p in params}
+    whole: dict[str, Any] = {}
+    lists: dict[str, list[Any]] = {}
+    for name, value in bound.arguments.items():
+        if isinstance(value, _Unmapped):
+            whole[name] = value.value
+            continue
+        codec = codecs.codec_for(by_name[name].annotation)
+        try:
+            codec.validate(value)
+            whole[name] = value
+        except FlowDSLError:
+            lists[name] = list(value)
+    if not lists:
+        raise TraceError("map(...) has nothing to map over", fix="pass a list for a parameter")
+    lengths = {len(v) for v in lists.values()}
+    if len(lengths) > 1:
+        raise TraceError(
+            f"map(...) zips lists of different lengths ({sorted(lengths)})",
+            fix="pass lists of equal length",
+        )
+    count = lengths.pop()
+    return [fn(**whole, **{k: v[i] for k, v in lists.items()}) for i in range(count)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -683,11 +1051,13 @@ class Ref:
 @dataclass(slots=True)
 class _CallBuilder:
     id: str
-    task: TaskDef
+    task: TaskDef | FlowGraph
     options: TaskOptions
     args: tuple[tuple[str, Value], ...]
     after: list[str]
     location: str
+    loop: Loop | None
+    condition: Condition | None
 
 
 _ACTIVE_TRACER: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar(
@@ -695,17 +1065,42 @@ _ACTIVE_TRACER: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class _Callee:
+    """What a call binds to: a task or a sub-flow, seen the same way."""
+
+    name: str
+    fn: Callable[..., Any]
+    params: tuple[TaskParam, ...]  # by exposed name
+    python_names: tuple[str, ...]
+    returns: Any
+    outputs: tuple[Output, ...]
+    target: TaskDef | FlowGraph
+    options: TaskOptions
+
+
 class _Tracer:
     """Records the calls a flow body makes. One per trace; never shared between threads."""
 
-    def __init__(self, flow_name: str) -> None:
+    def __init__(
+        self, flow_name: str, subflows: dict[int, FlowGraph], stack: tuple[str, ...]
+    ) -> None:
         self.flow_name = flow_name
         self.calls: list[_CallBuilder] = []
         self._by_id: dict[str, _CallBuilder] = {}
         self._ids = Namespace()
+        self._conditions: list[Condition] = []
+        # The condition of the `when` block that closed last at each depth, with the number
+        # of calls recorded at that moment (otherwise() must follow it directly).
+        self._closed_when: dict[int, tuple[Condition, int]] = {}
+        self.subflows = subflows  # sub-flows traced once per root trace, by id(Flow)
+        self.stack = stack  # names of the flows being traced, outermost first
 
-    def call_task(self, call_id: str) -> TaskDef:
-        return self._by_id[call_id].task
+    def outputs_of(self, call_id: str) -> tuple[Output, ...]:
+        return self._by_id[call_id].task.outputs
+
+    def condition_of(self, call_id: str) -> Condition | None:
+        return self._by_id[call_id].condition
 
     def add_order(self, node: str, before: str, label: str) -> None:
         builder = self._by_id[node]
@@ -719,42 +1114,228 @@ class _Tracer:
         if before not in builder.after:
             builder.after.append(before)
 
+    # -- conditions -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def conditional(self, condition: Condition, construct: str) -> Iterator[None]:
+        depth = len(self._conditions)
+        location = _caller_location()
+        recorded = len(self.calls)
+        self._conditions.append(condition)
+        try:
+            yield
+        finally:
+            self._conditions.pop()
+        if len(self.calls) == recorded:
+            raise TraceError(
+                f"{construct} block records no task call",
+                fix="call at least one task inside the block, or remove it",
+                flow=self.flow_name,
+                location=location,
+            )
+        if construct == "when(...)":
+            self._closed_when[depth] = (condition, len(self.calls))
+        else:
+            self._closed_when.pop(depth, None)
+
+    def last_when(self) -> Condition:
+        depth = len(self._conditions)
+        closed = self._closed_when.get(depth)
+        if closed is None or closed[1] != len(self.calls):
+            raise TraceError(
+                "otherwise() must come right after a 'with when(...):' block",
+                fix="put 'with otherwise():' directly after the when block it completes",
+                flow=self.flow_name,
+                location=_caller_location(),
+            )
+        return closed[0]
+
+    def _current_condition(self) -> Condition | None:
+        if not self._conditions:
+            return None
+        if len(self._conditions) == 1:
+            return self._conditions[0]
+        return AllOf(tuple(self._conditions))
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def _callee(self, target: Task[Any, Any] | Flow[Any, Any], location: str) -> _Callee:
+        if isinstance(target, Task):
+            d = target.definition
+            return _Callee(
+                d.name,
+                d.fn,
+                d.params,
+                tuple(p.name for p in d.params),
+                d.returns,
+                d.outputs,
+                d,
+                target._call_options or d.options,
+            )
+        graph = self.subflows.get(id(target))
+        if graph is None:
+            if target.name in self.stack:
+                raise TraceError(
+                    f"flow '{target.name}' calls itself (through {' -> '.join(self.stack)})",
+                    fix="flows cannot recurse: the graph must be finite",
+                    flow=self.flow_name,
+                    location=location,
+                )
+            graph = target._trace(self.subflows, self.stack)
+            self.subflows[id(target)] = graph
+        params = tuple(TaskParam(p.name, p.annotation, p.default) for p in graph.params)
+        return _Callee(
+            graph.name,
+            target.__wrapped__,
+            params,
+            tuple(p.python_name for p in graph.params),
+            graph.returns,
+            graph.outputs,
+            graph,
+            TaskOptions(),
+        )
+
     def record(
         self,
-        task_obj: Task[Any, Any],
+        target: Task[Any, Any] | Flow[Any, Any],
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         location: str,
+        *,
+        mapped: bool = False,
     ) -> Ref:
-        definition = task_obj.definition
-        where = {"flow": self.flow_name, "task": definition.name, "location": location}
+        callee = self._callee(target, location)
+        where = {"flow": self.flow_name, "task": callee.name, "location": location}
         try:
-            bound = inspect.signature(definition.fn).bind(*args, **kwargs)
+            bound = inspect.signature(callee.fn).bind(*args, **kwargs)
         except TypeError as exc:
             expected = ", ".join(
-                p.name + ("" if p.default is NO_DEFAULT else "=...") for p in definition.params
+                python + ("" if p.default is NO_DEFAULT else "=...")
+                for python, p in zip(callee.python_names, callee.params, strict=True)
             )
             raise TraceError(
                 f"bad call: {exc}",
-                fix=f"call it as {definition.name}({expected})",
+                fix=f"call it as {callee.name}({expected})",
                 **where,
             ) from None
-        values: list[tuple[str, Value]] = []
-        for param in definition.params:
-            if param.name not in bound.arguments:
+        whole: list[tuple[str, Value]] = []
+        each: list[tuple[str, Value]] = []
+        for python, param in zip(callee.python_names, callee.params, strict=True):
+            if python not in bound.arguments:
                 continue
-            values.append((param.name, self._value(param, bound.arguments[param.name], where)))
-        call_id = self._ids.claim(definition.name)
-        options = task_obj._call_options or definition.options
-        builder = _CallBuilder(call_id, definition, options, tuple(values), [], location)
+            arg = bound.arguments[python]
+            if mapped and self._is_mapped(param, arg, where):
+                each.append((param.name, self._mapped_value(param, arg, where)))
+            else:
+                if isinstance(arg, _Unmapped):
+                    arg = arg.value
+                whole.append((param.name, self._value(param, arg, where)))
+        loop = None
+        if mapped:
+            loop = self._loop(each, callee, where)
+        call_id = self._ids.claim(callee.name)
+        builder = _CallBuilder(
+            call_id,
+            callee.target,
+            callee.options,
+            tuple(whole),
+            [],
+            location,
+            loop,
+            self._current_condition(),
+        )
         self.calls.append(builder)
         self._by_id[call_id] = builder
-        returns = definition.returns
-        value = NodeOutput(call_id, "return") if returns is not None else None
-        label = f"{definition.name}(...)" if call_id == definition.name else f"{call_id}(...)"
-        if value is None:
+        label = f"{callee.name}(...)" if call_id == callee.name else f"{call_id}(...)"
+        if mapped:
+            label = f"{callee.name}.map(...)" if call_id == callee.name else f"{call_id}.map(...)"
+        if callee.returns is None:
             return _NoOutputRef(self, NodeOutput(call_id, ""), None, label)
-        return Ref(self, value, returns, label)
+        if mapped:
+            return Ref(
+                self,
+                NodeOutput(call_id, "return"),
+                list[callee.returns],
+                label,  # type: ignore[name-defined]
+                element=callee.returns,
+            )
+        return Ref(self, NodeOutput(call_id, "return"), callee.returns, label)
+
+    def _loop(
+        self, each: list[tuple[str, Value]], callee: _Callee, where: Mapping[str, str]
+    ) -> Loop:
+        if not each:
+            raise TraceError(
+                "map(...) has nothing to map over: no argument is a list of its parameter's type",
+                fix=f"pass a list for at least one parameter, or call {callee.name}(...) directly",
+                **where,
+            )
+        lengths = {name: len(value.value) for name, value in each if isinstance(value, Const)}
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{name}: {count}" for name, count in lengths.items())
+            raise TraceError(
+                f"map(...) zips lists of different lengths ({shown})",
+                fix="pass lists of equal length (items are paired by position)",
+                **where,
+            )
+        if len(each) > 1 and any(not isinstance(v, Const) for _, v in each):
+            raise TraceError(
+                "map(...) over several lists that are only known when the workflow runs is "
+                "not supported (Argo loops over one list)",
+                fix="return a list of records (e.g. list[dict] or a list of dataclasses) from "
+                "one task and map a single parameter over it",
+                **where,
+            )
+        return Loop(tuple(each), callee.options.parallelism)
+
+    def _is_mapped(self, param: TaskParam, arg: Any, where: Mapping[str, str]) -> bool:
+        if isinstance(arg, _Unmapped):
+            return False
+        if isinstance(arg, Ref):
+            element = _list_element(arg._annotation)
+            if _fits(arg._annotation, param.annotation) or element is None:
+                return False
+            if _fits(element, param.annotation):
+                return True
+            raise TraceError(
+                f"map(...): {arg._label} is a {type_repr(arg._annotation)}, neither a "
+                f"{type_repr(param.annotation)} nor a list of them",
+                fix=f"map over a list[{type_repr(param.annotation)}], or wrap a whole value in "
+                "unmapped(...)",
+                parameter=param.name,
+                **where,
+            )
+        codec = codecs.codec_for(param.annotation)
+        try:
+            codec.validate(arg)
+            return False
+        except FlowDSLError:
+            pass
+        if isinstance(arg, (list, tuple)):
+            return True
+        raise TraceError(
+            f"map(...): {arg!r} is neither a {codec.type_name} nor a list of them",
+            fix=f"pass a list of {codec.type_name} to map over, or a single value",
+            parameter=param.name,
+            **where,
+        )
+
+    def _mapped_value(self, param: TaskParam, arg: Any, where: Mapping[str, str]) -> Value:
+        if isinstance(arg, Ref):
+            return self._value(TaskParam(param.name, arg._annotation), arg, where)
+        codec = codecs.codec_for(param.annotation)
+        for index, item in enumerate(arg):
+            _reject_nested_refs(item, param.name, where)
+            try:
+                codec.validate(item)
+            except FlowDSLError as exc:
+                raise TraceError(
+                    f"map(...): item {index} of the list: {exc.problem}",
+                    fix=f"every item must be a {codec.type_name}",
+                    parameter=param.name,
+                    **where,
+                ) from None
+        return Const(list(arg))
 
     def _value(self, param: TaskParam, arg: Any, where: Mapping[str, str]) -> Value:
         if isinstance(arg, _NoOutputRef):
@@ -764,11 +1345,19 @@ class _Tracer:
                 parameter=param.name,
                 **where,
             )
+        if isinstance(arg, Cond):
+            raise TraceError(
+                f"a condition ({condition_repr(arg._condition)}) cannot be passed as a value",
+                fix="use it with 'with when(...):', or compute the bool in a task",
+                parameter=param.name,
+                **where,
+            )
         if isinstance(arg, Ref):
             if arg._tracer is not self:
                 raise TraceError(
                     "a reference from another flow's trace was passed",
-                    fix="pass values of the flow being traced",
+                    fix="pass values of the flow being traced (a sub-flow receives them as "
+                    "its parameters)",
                     parameter=param.name,
                     **where,
                 )
@@ -803,24 +1392,28 @@ class _Tracer:
             ) from None
         return Const(arg)
 
-    def build(
-        self, flow_obj: Flow[Any, Any], params: tuple[FlowParam, ...], result: Any
-    ) -> FlowGraph:
-        definition = flow_obj
-        graph_result = self._result(definition, result)
+    # -- the graph --------------------------------------------------------------------------
+
+    def build(self, flow_obj: Flow[Any, Any], result: Any) -> FlowGraph:
+        graph_result = self._result(flow_obj, result)
         calls = tuple(
-            Call(b.id, b.task, b.options, b.args, tuple(b.after), b.location) for b in self.calls
+            Call(b.id, b.task, b.options, b.args, tuple(b.after), b.location, b.loop, b.condition)
+            for b in self.calls
         )
+        produced = dict(codecs.output_parameters(flow_obj.returns))
+        outputs = tuple(Output(name, produced[name]) for name, _ in graph_result)
         return FlowGraph(
-            name=definition.name,
-            qualname=f"{definition.__wrapped__.__module__}.{definition.__wrapped__.__qualname__}",
-            params=params,
+            name=flow_obj.name,
+            qualname=f"{flow_obj.__wrapped__.__module__}.{flow_obj.__wrapped__.__qualname__}",
+            params=flow_obj.params,
             calls=calls,
-            returns=definition.returns,
+            returns=flow_obj.returns,
             result=graph_result,
-            options=definition.flow_options,
-            description=definition.description,
-            location=definition.location,
+            options=flow_obj.flow_options,
+            description=flow_obj.description,
+            location=flow_obj.location,
+            outputs=outputs,
+            on_exit=self._exit_call(flow_obj),
         )
 
     def _result(self, definition: Flow[Any, Any], result: Any) -> tuple[tuple[str, Value], ...]:
@@ -850,6 +1443,13 @@ class _Tracer:
                 fix="return a value produced by a task",
                 **where,
             )
+        if self.condition_of(value.node) is not None:
+            raise TraceError(
+                f"the flow returns {result._label}, which runs only under a when(...) condition "
+                "and may be skipped",
+                fix="return a value computed outside the when block",
+                **where,
+            )
         mismatch = _type_mismatch(result._annotation, returns)
         if mismatch:
             raise TraceError(
@@ -859,59 +1459,47 @@ class _Tracer:
                 **where,
             )
         outputs: list[tuple[str, Value]] = []
-        produced = {o.name for o in self._by_id[value.node].task.outputs}
+        produced = {o.name for o in self.outputs_of(value.node)}
         for name, _ in codecs.output_parameters(returns):
             if name == "return":
                 outputs.append((name, value))
-            elif value.output == "return" and name in produced:
+            elif value.output == "return" and result._element is None and name in produced:
                 outputs.append((name, NodeOutput(value.node, name)))
         return tuple(outputs)
 
-
-def _refuse_operator(symbol: str) -> Callable[..., NoReturn]:
-    def refuse(self: Ref, *_: object) -> NoReturn:
-        self._fail(
-            f"'{symbol}' on {self._label} needs its value, which exists only when the "
-            "workflow runs",
-            "compute with the value inside a task, which receives the real value",
+    def _exit_call(self, flow_obj: Flow[Any, Any]) -> Call | None:
+        handler = flow_obj.on_exit
+        if handler is None:
+            return None
+        definition = handler.definition
+        exposed = {p.python_name: p.name for p in flow_obj.params}
+        args: list[tuple[str, Value]] = []
+        for param in definition.params:
+            if param.annotation == codecs.RunStatus:
+                args.append((param.name, WorkflowVar("status")))
+            elif param.annotation == list[codecs.Failure]:
+                args.append((param.name, WorkflowVar("failures")))
+            elif param.name in exposed:
+                args.append((param.name, FlowInput(exposed[param.name])))
+            elif param.default is NO_DEFAULT:
+                raise DefinitionError(
+                    f"the exit handler '{definition.name}' has a parameter '{param.name}' that "
+                    "flowdsl cannot fill",
+                    fix="annotate it flowdsl.RunStatus (the run's status) or "
+                    "list[flowdsl.Failure] (its failed nodes), name it after a flow parameter, "
+                    "or give it a default",
+                    flow=self.flow_name,
+                    parameter=param.name,
+                    location=definition.location,
+                )
+        return Call(
+            f"{self.flow_name}-exit",
+            definition,
+            handler._call_options or definition.options,
+            tuple(args),
+            (),
+            definition.location,
         )
-
-    return refuse
-
-
-# Arithmetic and bitwise operators would otherwise fail with Python's own TypeError, which
-# does not say what to do; `&`, `|` and `~` are kept free for conditions (when(...)) later.
-for _name, _symbol in {
-    "add": "+",
-    "sub": "-",
-    "mul": "*",
-    "matmul": "@",
-    "truediv": "/",
-    "floordiv": "//",
-    "mod": "%",
-    "pow": "**",
-    "lshift": "<<",
-    "rshift": ">>",
-    "and": "&",
-    "or": "|",
-    "xor": "^",
-}.items():
-    setattr(Ref, f"__{_name}__", _refuse_operator(_symbol))
-    setattr(Ref, f"__r{_name}__", _refuse_operator(_symbol))
-for _name, _symbol in {
-    "neg": "-",
-    "pos": "+",
-    "abs": "abs()",
-    "invert": "~",
-    "round": "round()",
-}.items():
-    setattr(Ref, f"__{_name}__", _refuse_operator(_symbol))
-
-
-class _NoOutputRef(Ref):
-    """The result of calling a task that returns nothing: usable only with ``.after()``."""
-
-    __slots__ = ()
 
 
 def _reject_nested_refs(value: Any, parameter: str, where: Mapping[str, str]) -> None:
@@ -1022,6 +1610,7 @@ class Flow(Generic[P, R]):
 
     ``flowdsl.compile(flow)`` traces it into an Argo manifest; calling it with arguments runs
     it on this machine through the local engine; ``flow.main()`` gives a script the CLI.
+    Called inside another flow, it becomes a nested DAG (``flow.map(...)`` fans it out).
     """
 
     __slots__ = (
@@ -1032,11 +1621,19 @@ class Flow(Generic[P, R]):
         "flow_options",
         "location",
         "name",
+        "on_exit",
         "returns",
     )
 
     def __init__(
-        self, fn: Callable[P, R], *, name: str | None, image: str | None, code: CodeMode
+        self,
+        fn: Callable[P, R],
+        *,
+        name: str | None,
+        image: str | None,
+        code: CodeMode,
+        on_exit: Task[Any, Any] | None = None,
+        fail_fast: bool = True,
     ) -> None:
         self.__wrapped__ = fn
         for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
@@ -1064,7 +1661,22 @@ class Flow(Generic[P, R]):
                 flow=self.name,
                 location=self.location,
             )
-        self.flow_options = FlowOptions(image=image, code=code)
+        if on_exit is not None and not isinstance(on_exit, Task):
+            raise OptionError(
+                f"option 'on_exit' must be a @task (got {on_exit!r})",
+                fix="pass a task, e.g. @flow(on_exit=notify)",
+                flow=self.name,
+                location=self.location,
+            )
+        if not isinstance(fail_fast, bool):
+            raise OptionError(
+                f"option 'fail_fast' must be True or False (got {fail_fast!r})",
+                fix="write fail_fast=False to let independent branches finish after a failure",
+                flow=self.name,
+                location=self.location,
+            )
+        self.on_exit = on_exit
+        self.flow_options = FlowOptions(image=image, code=code, fail_fast=fail_fast)
         self.description, arg_docs = _docstring_args(fn.__doc__)
         hints = _hints(fn, kind="flow", name=self.name, location=self.location)
         self._params = self._flow_params(fn, hints, arg_docs)
@@ -1132,14 +1744,10 @@ class Flow(Generic[P, R]):
             TraceError: the body used a reference where a real value is needed, or called a
                 task wrongly.
         """
-        if _ACTIVE_TRACER.get() is not None:
-            raise TraceError(
-                f"flow '{self.name}' is called inside another flow; nested flows are not "
-                "supported yet",
-                fix="call the tasks directly in the outer flow",
-                location=_caller_location(),
-            )
-        tracer = _Tracer(self.name)
+        return self._trace({}, ())
+
+    def _trace(self, subflows: dict[int, FlowGraph], stack: tuple[str, ...]) -> FlowGraph:
+        tracer = _Tracer(self.name, subflows, (*stack, self.name))
         refs = {
             p.python_name: Ref(tracer, FlowInput(p.name), p.annotation, p.python_name)
             for p in self._params
@@ -1150,15 +1758,25 @@ class Flow(Generic[P, R]):
             result = body(**refs)
         finally:
             _ACTIVE_TRACER.reset(token)
-        return tracer.build(self, self._params, result)
+        return tracer.build(self, result)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run the flow on this machine with the local engine and return its result."""
-        if _ACTIVE_TRACER.get() is not None:
-            self.trace()  # raises the nested-flow TraceError with the call site
+        """Run the flow locally; inside another flow being traced, record it as a sub-flow."""
+        tracer = _ACTIVE_TRACER.get()
+        if tracer is not None:
+            return tracer.record(self, args, kwargs, _caller_location())  # type: ignore[return-value]
         from flowdsl._run import call_locally
 
         return call_locally(self, args, kwargs)  # type: ignore[no-any-return]
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        """Fan out a sub-flow inside a flow being traced, like :meth:`Task.map`.
+
+        Raises:
+            TraceError: outside a flow being traced, or as :meth:`Task.map` does.
+        """
+        tracer = _require_tracer(f"{self.name}.map(...)")
+        return tracer.record(self, args, kwargs, _caller_location(), mapped=True)
 
     def main(self, argv: list[str] | None = None) -> None:
         """The command line for a script: ``compile``, ``run`` ... with this flow as target."""
@@ -1176,7 +1794,12 @@ def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
 
 @overload
 def flow(
-    *, name: str | None = None, image: str | None = None, code: CodeMode = "auto"
+    *,
+    name: str | None = None,
+    image: str | None = None,
+    code: CodeMode = "auto",
+    on_exit: Task[Any, Any] | None = None,
+    fail_fast: bool = True,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 
@@ -1187,6 +1810,8 @@ def flow(
     name: str | None = None,
     image: str | None = None,
     code: CodeMode = "auto",
+    on_exit: Task[Any, Any] | None = None,
+    fail_fast: bool = True,
 ) -> Flow[P, R] | Callable[[Callable[P, R]], Flow[P, R]]:
     """Declare a flow: a workflow whose body calls tasks.
 
@@ -1202,16 +1827,28 @@ def flow(
         code: how task code reaches the pod: ``"import"`` (the image contains the project),
             ``"value"`` (embedded in the manifest with cloudpickle), or ``"auto"``: import
             for installed packages, by value for scripts and uninstalled modules.
+        on_exit: a task run when the workflow ends, whatever its status (Argo's onExit). Its
+            parameters may take the run's status (``flowdsl.RunStatus``), its failed nodes
+            (``list[flowdsl.Failure]``), and flow parameters by name.
+        fail_fast: stop starting new tasks once one fails (default); ``False`` lets
+            independent branches run to the end.
 
     Raises:
         AnnotationError: a hint is missing or not supported.
         DefinitionError: two parameters are exposed under one name, a default does not fit.
         InvalidNameError: the name cannot become an Argo name.
     """
+    options = {
+        "name": name,
+        "image": image,
+        "code": code,
+        "on_exit": on_exit,
+        "fail_fast": fail_fast,
+    }
     if fn is not None:
-        return Flow(fn, name=name, image=image, code=code)
+        return Flow(fn, **options)  # type: ignore[arg-type]
 
     def decorate(inner: Callable[P, R]) -> Flow[P, R]:
-        return Flow(inner, name=name, image=image, code=code)
+        return Flow(inner, **options)  # type: ignore[arg-type]
 
     return decorate

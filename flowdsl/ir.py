@@ -9,10 +9,14 @@ Node kinds are a closed set. A *value* that flows into a task argument is one of
   parameter's type;
 - :class:`FlowInput`: a parameter of the flow being traced;
 - :class:`NodeOutput`: an output parameter of an earlier call (``"return"`` for the whole
-  returned value, or a field name for ``ref.field``).
+  returned value, or a field name for ``ref.field``);
+- :class:`WorkflowVar`: the run's status or failures, given to an exit handler.
 
-A :class:`Call` is one call of a task in the flow body; a :class:`FlowGraph` is the whole
-traced flow. Every collection is a tuple, so values are hashable and safe to share.
+A :class:`Call` is one call of a task (or of a sub-flow) in the flow body; it may carry a
+:class:`Loop` (fan-out over lists) and a condition (``when``). A condition is one of
+:class:`Compare`, :class:`IsTrue`, :class:`AllOf`, :class:`AnyOf`, :class:`Not`, over
+:class:`Operand` values. A :class:`FlowGraph` is the whole traced flow. Every collection is a
+tuple, so values are hashable and safe to share.
 
 ``FlowGraph.dump()`` renders a stable text form used by golden tests of the tracer.
 """
@@ -26,7 +30,15 @@ from typing import Any, Literal, TypeAlias
 
 __all__ = [
     "NO_DEFAULT",
+    "AllOf",
+    "AnyOf",
     "Call",
+    "Compare",
+    "Condition",
+    "IsTrue",
+    "Loop",
+    "Not",
+    "Operand",
     "CodeMode",
     "Const",
     "FlowGraph",
@@ -39,6 +51,8 @@ __all__ = [
     "TaskOptions",
     "TaskParam",
     "Value",
+    "WorkflowVar",
+    "condition_repr",
     "type_repr",
 ]
 
@@ -68,11 +82,16 @@ class TaskOptions:
         image: container image; ``None`` means the flow's image.
         retries: how many times Argo retries a failed pod (``retryStrategy.limit``).
         timeout: step deadline in seconds (``activeDeadlineSeconds``).
+        parallelism: for a mapped call, how many items run at once.
+        continue_on_failure: a failure of this call does not fail the flow; calls that only
+            run ``.after()`` it still run (calls that need its outputs cannot).
     """
 
     image: str | None = None
     retries: int | None = None
     timeout: int | None = None
+    parallelism: int | None = None
+    continue_on_failure: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +101,13 @@ class FlowOptions:
     Attributes:
         image: the default container image of every task of the flow.
         code: how task code reaches the pod (see :data:`CodeMode`).
+        fail_fast: stop scheduling new tasks once one fails (Argo's DAG ``failFast``);
+            ``False`` lets independent branches finish.
     """
 
     image: str | None = None
     code: CodeMode = "auto"
+    fail_fast: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,36 +181,133 @@ class NodeOutput:
     output: str
 
 
-Value: TypeAlias = Const | FlowInput | NodeOutput
+@dataclass(frozen=True, slots=True)
+class WorkflowVar:
+    """A value Argo knows about the running workflow: ``status`` or ``failures`` (exit handlers)."""
+
+    name: Literal["status", "failures"]
+
+
+Value: TypeAlias = Const | FlowInput | NodeOutput | WorkflowVar
+
+
+@dataclass(frozen=True, slots=True)
+class Loop:
+    """A fan-out: the call runs once per item, and its outputs become lists (fan-in).
+
+    Attributes:
+        mapped: the arguments bound per item, by parameter name; each value is a list
+            (a constant list, a list-typed flow parameter, or a list-typed output). Several
+            are zipped item by item.
+        parallelism: how many items run at once (``None``: no limit beyond the workflow's).
+    """
+
+    mapped: tuple[tuple[str, Value], ...]
+    parallelism: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Operand:
+    """One side of a comparison: a value and its type (which decides how Argo compares it)."""
+
+    value: Value
+    annotation: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Compare:
+    """``left <op> right``."""
+
+    op: Literal["==", "!=", "<", "<=", ">", ">="]
+    left: Operand
+    right: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class IsTrue:
+    """A ``bool`` value used as a condition."""
+
+    operand: Operand
+
+
+@dataclass(frozen=True, slots=True)
+class AllOf:
+    """Every part holds (``a & b``, and nested ``when`` blocks)."""
+
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AnyOf:
+    """At least one part holds (``a | b``)."""
+
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """The part does not hold (``~a``, and ``otherwise()``)."""
+
+    part: Condition
+
+
+Condition: TypeAlias = Compare | IsTrue | AllOf | AnyOf | Not
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One call of a task in a flow body.
+    """One call of a task, or of a sub-flow, in a flow body.
 
     Attributes:
         id: the call's name, unique in the flow and a valid DAG task name
             (``extract``, ``extract-2`` ...).
-        task: the task called.
+        task: the task called, or the traced sub-flow.
         options: the effective options of this call (decorator merged with ``.options()``).
-        args: the arguments given, by parameter name, in the task's parameter order;
-            parameters left out use their default.
+        args: the arguments passed whole, by parameter name, in parameter order;
+            parameters left out (and mapped ones) are not here.
         after: ids of calls that must finish first although no data flows from them.
         location: ``file:line`` of the call in the flow body.
+        loop: the fan-out, for ``task.map(...)``.
+        condition: the call runs only when this holds (``with when(...)``).
     """
 
     id: str
-    task: TaskDef
+    task: TaskDef | FlowGraph
     options: TaskOptions
     args: tuple[tuple[str, Value], ...]
     after: tuple[str, ...]
     location: str
+    loop: Loop | None = None
+    condition: Condition | None = None
+
+    @property
+    def outputs(self) -> tuple[Output, ...]:
+        """The output parameters of what is called (per item, for a loop)."""
+        return self.task.outputs
+
+    def data_upstream(self) -> tuple[str, ...]:
+        """Ids of the calls whose outputs this one reads (arguments, loop lists, condition)."""
+        values = [value for _, value in self.args]
+        if self.loop is not None:
+            values.extend(value for _, value in self.loop.mapped)
+        if self.condition is not None:
+            values.extend(condition_values(self.condition))
+        return tuple(sorted({v.node for v in values if isinstance(v, NodeOutput)}))
 
     def upstream(self) -> tuple[str, ...]:
         """Ids of the calls this one depends on (data and ordering), sorted, without repeats."""
-        ids = {value.node for _, value in self.args if isinstance(value, NodeOutput)}
-        ids.update(self.after)
-        return tuple(sorted(ids))
+        return tuple(sorted({*self.data_upstream(), *self.after}))
+
+
+def condition_values(condition: Condition) -> list[Value]:
+    """Every value a condition reads, left to right."""
+    if isinstance(condition, Compare):
+        return [condition.left.value, condition.right.value]
+    if isinstance(condition, IsTrue):
+        return [condition.operand.value]
+    if isinstance(condition, (AllOf, AnyOf)):
+        return [v for part in condition.parts for v in condition_values(part)]
+    return condition_values(condition.part)
 
 
 @dataclass(frozen=True, slots=True)
@@ -226,9 +345,11 @@ class FlowGraph:
         calls: the task calls, in the order the flow body made them (a topological order).
         returns: the flow's return hint (``None`` when it returns nothing).
         result: the outputs the flow returns, as (output name, value) pairs.
+        outputs: the output parameters those become (their names and types).
         options: the flow's options.
         description: the first paragraph of the flow's docstring.
         location: ``file:line`` of the definition.
+        on_exit: the call run when the workflow ends, whatever its status (Argo's onExit).
     """
 
     name: str
@@ -240,6 +361,8 @@ class FlowGraph:
     options: FlowOptions
     description: str | None
     location: str
+    outputs: tuple[Output, ...] = ()
+    on_exit: Call | None = None
     _by_id: dict[str, Call] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -253,19 +376,50 @@ class FlowGraph:
         """A stable, human-readable text form (one line per call) for golden tests."""
         params = ", ".join(_param_repr(p) for p in self.params)
         lines = [f"flow {self.name}({params}) -> {type_repr(self.returns)}"]
-        lines.append(f"  options: image={self.options.image!r} code={self.options.code}")
+        options = f"  options: image={self.options.image!r} code={self.options.code}"
+        if not self.options.fail_fast:
+            options += " fail_fast=False"
+        lines.append(options)
         for call in self.calls:
-            args = ", ".join(f"{name}={_value_repr(value)}" for name, value in call.args)
-            line = f"  %{call.id} = {call.task.name}({args})"
-            if call.after:
-                line += " after " + ", ".join(f"%{a}" for a in call.after)
-            if call.options != TaskOptions():
-                line += f"  [{_options_repr(call.options)}]"
-            lines.append(line)
+            lines.append("  " + _call_repr(call))
         if self.result:
             outs = ", ".join(f"{name}={_value_repr(value)}" for name, value in self.result)
             lines.append(f"  return {outs}")
+        if self.on_exit is not None:
+            lines.append("  on exit: " + _call_repr(self.on_exit))
+        for call in self.calls:
+            if isinstance(call.task, FlowGraph):
+                nested = call.task.dump().rstrip("\n").replace("\n", "\n  ")
+                lines.append(f"  {nested}")
         return "\n".join(lines) + "\n"
+
+
+def _call_repr(call: Call) -> str:
+    args = [f"{name}={_value_repr(value)}" for name, value in call.args]
+    if call.loop is not None:
+        args += [f"{name}=each({_value_repr(value)})" for name, value in call.loop.mapped]
+    kind = "flow " if isinstance(call.task, FlowGraph) else ""
+    line = f"%{call.id} = {kind}{call.task.name}({', '.join(args)})"
+    if call.condition is not None:
+        line += f" when {condition_repr(call.condition)}"
+    if call.after:
+        line += " after " + ", ".join(f"%{a}" for a in call.after)
+    if call.options != TaskOptions():
+        line += f"  [{_options_repr(call.options)}]"
+    return line
+
+
+def condition_repr(condition: Condition) -> str:
+    """A readable rendering of a condition (``%pick.accuracy > 0.95 & $mode == 'full'``)."""
+    if isinstance(condition, Compare):
+        left, right = _value_repr(condition.left.value), _value_repr(condition.right.value)
+        return f"{left} {condition.op} {right}"
+    if isinstance(condition, IsTrue):
+        return _value_repr(condition.operand.value)
+    if isinstance(condition, Not):
+        return f"~({condition_repr(condition.part)})"
+    joiner = " & " if isinstance(condition, AllOf) else " | "
+    return "(" + joiner.join(condition_repr(p) for p in condition.parts) + ")"
 
 
 def type_repr(annotation: Any) -> str:
@@ -292,6 +446,8 @@ def _value_repr(value: Value) -> str:
         return repr(value.value)
     if isinstance(value, FlowInput):
         return f"${value.name}"
+    if isinstance(value, WorkflowVar):
+        return f"workflow.{value.name}"
     if value.output == "return":
         return f"%{value.node}"
     return f"%{value.node}.{value.output}"
@@ -299,8 +455,8 @@ def _value_repr(value: Value) -> str:
 
 def _options_repr(options: TaskOptions) -> str:
     parts = []
-    for name in ("image", "retries", "timeout"):
+    for name in ("image", "retries", "timeout", "parallelism", "continue_on_failure"):
         value = getattr(options, name)
-        if value is not None:
+        if value is not None and value is not False:
             parts.append(f"{name}={value!r}")
     return " ".join(parts)

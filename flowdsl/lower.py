@@ -23,6 +23,7 @@ Output is deterministic: the same flow gives the same manifest, byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import sysconfig
@@ -35,14 +36,21 @@ from flowdsl import types as codecs
 from flowdsl.errors import CompileError, FlowDSLError, ParameterError
 from flowdsl.ir import (
     NO_DEFAULT,
+    AllOf,
     Call,
+    Compare,
+    Condition,
     Const,
     FlowGraph,
     FlowInput,
+    IsTrue,
     NodeOutput,
+    Not,
+    Operand,
     TaskDef,
     TaskOptions,
     Value,
+    WorkflowVar,
 )
 from flowdsl.names import Namespace
 
@@ -99,12 +107,16 @@ def lower(
             fix="use kind='workflow' or kind='template'",
             flow=graph.name,
         )
-    templates = _Templates(graph, image_fallback)
-    dag = _dag_template(graph, templates)
+    lowering = _Lowering(graph, image_fallback)
+    dag = lowering.dag(graph, graph.name, nested=False, image=None)
+    on_exit = (
+        lowering.exit_handler(graph, graph.options.image) if graph.on_exit is not None else None
+    )
     spec = m.WorkflowSpec(
         entrypoint=graph.name,
         arguments=_workflow_arguments(graph, kind, arguments or {}),
-        templates=[dag, *templates.emitted],
+        on_exit=on_exit,
+        templates=[dag, *lowering.emitted],
     )
     annotations = {DESCRIPTION_ANNOTATION: graph.description} if graph.description else None
     if kind == "workflow":
@@ -201,47 +213,288 @@ def _workflow_arguments(graph: FlowGraph, kind: Kind, given: Mapping[str, Any]) 
 
 
 # --------------------------------------------------------------------------------------------
-# The flow's DAG
+# DAGs: the flow, its sub-flows, map wrappers, the exit handler
 # --------------------------------------------------------------------------------------------
 
 
-def _dag_template(graph: FlowGraph, templates: _Templates) -> m.Template:
-    tasks = [_dag_task(graph, call, templates.name_for(call)) for call in graph.calls]
-    outputs = None
-    if graph.result:
-        outputs = m.Outputs(
-            parameters=[
-                m.Parameter(name=name, value_from=m.ValueFrom(parameter=_reference(value)))
-                for name, value in graph.result
-            ]
+class _Lowering:
+    """The templates of one manifest, each named once and emitted once.
+
+    Leaf templates are shared by every call of the same task with the same template-level
+    options and image, wherever the call is (flow or sub-flow); a sub-flow becomes one DAG
+    template however often it is called.
+    """
+
+    def __init__(self, root: FlowGraph, image_fallback: str | None) -> None:
+        self.root = root
+        self.image_fallback = image_fallback
+        self.names = Namespace(reserved=(root.name,))
+        self.leaves: dict[tuple[int, TaskOptions, str | None], str] = {}
+        self.flows: dict[int, str] = {id(root): root.name}
+        self.emitted: list[m.Template] = []
+
+    def dag(self, graph: FlowGraph, name: str, *, nested: bool, image: str | None) -> m.Template:
+        """The DAG template of ``graph``; nested DAGs read their parameters from inputs."""
+        image = graph.options.image or image
+        tasks = [self.dag_task(graph, call, nested=nested, image=image) for call in graph.calls]
+        outputs = None
+        if graph.result:
+            outputs = m.Outputs(
+                parameters=[
+                    m.Parameter(
+                        name=out, value_from=m.ValueFrom(parameter=_reference(value, nested))
+                    )
+                    for out, value in graph.result
+                ]
+            )
+        inputs = None
+        if nested and graph.params:
+            inputs = m.Inputs(
+                parameters=[
+                    m.Parameter(
+                        name=p.name,
+                        default=None
+                        if p.required
+                        else codecs.codec_for(p.annotation).encode(p.default),
+                    )
+                    for p in graph.params
+                ]
+            )
+        return m.Template(
+            name=name,
+            inputs=inputs,
+            outputs=outputs,
+            dag=m.DAGTemplate(tasks=tasks, fail_fast=None if graph.options.fail_fast else False),
         )
-    return m.Template(name=graph.name, dag=m.DAGTemplate(tasks=tasks), outputs=outputs)
+
+    def dag_task(
+        self, graph: FlowGraph, call: Call, *, nested: bool, image: str | None
+    ) -> m.DAGTask:
+        """One call as a DAG task: arguments, loop, condition, dependencies."""
+        loop = call.loop
+        template = self.template_for(graph, call, image)
+        arguments = _arguments(call, nested)
+        with_items: list[Any] | None = None
+        with_param: str | None = None
+        if loop is not None and loop.parallelism is not None:
+            # Argo limits a loop's parallelism on the template that contains it: wrap the
+            # loop in a DAG of its own, which receives the call's arguments as inputs.
+            template = self.map_wrapper(graph, call, template, arguments)
+            arguments = [m.Parameter(name=p.name, value=p.value) for p in arguments]
+            arguments += _loop_list_arguments(call, nested)
+        elif loop is not None:
+            with_items, with_param, item_args = _loop(call, nested)
+            arguments += item_args
+        return m.DAGTask(
+            name=call.id,
+            template=template,
+            arguments=m.Arguments(parameters=arguments) if arguments else None,
+            depends=_depends(graph, call),
+            when=_condition(call.condition, nested) if call.condition is not None else None,
+            with_items=with_items,  # type: ignore[arg-type]
+            with_param=with_param,
+            continue_on=m.ContinueOn(failed=True) if call.options.continue_on_failure else None,
+        )
+
+    def template_for(self, graph: FlowGraph, call: Call, image: str | None) -> str:
+        """The name of the template a call runs (emitting it the first time)."""
+        target = call.task
+        if isinstance(target, FlowGraph):
+            name = self.flows.get(id(target))
+            if name is None:
+                name = self.names.claim(target.name)
+                self.flows[id(target)] = name
+                self.emitted.append(self.dag(target, name, nested=True, image=image))
+            return name
+        resolved = call.options.image or image or self.image_fallback
+        # Call-level options do not change the pod; only template-level ones split templates.
+        template_options = dataclasses.replace(
+            call.options, parallelism=None, continue_on_failure=False
+        )
+        key = (id(target), template_options, resolved)
+        name = self.leaves.get(key)
+        if name is None:
+            name = self.names.claim(target.name)
+            self.leaves[key] = name
+            self.emitted.append(
+                _leaf_template(graph, call, target, name, resolved)
+            )
+        return name
+
+    def map_wrapper(
+        self, graph: FlowGraph, call: Call, template: str, arguments: list[m.Parameter]
+    ) -> str:
+        """A DAG running ``call``'s loop with its parallelism; its outputs are the lists."""
+        assert call.loop is not None
+        name = self.names.claim(f"{call.id}-map")
+        inner_args = [
+            m.Parameter(name=p.name, value=f"{{{{inputs.parameters.{p.name}}}}}") for p in arguments
+        ]
+        with_items, with_param, item_args = _loop(call, nested=True, lists_from_inputs=True)
+        inputs = [m.Parameter(name=p.name) for p in arguments]
+        inputs += [m.Parameter(name=p.name) for p in _loop_list_arguments(call, nested=True)]
+        outputs = [
+            m.Parameter(
+                name=out.name,
+                value_from=m.ValueFrom(
+                    parameter=f"{{{{tasks.{call.id}.outputs.parameters.{out.name}}}}}"
+                ),
+            )
+            for out in call.outputs
+        ]
+        self.emitted.append(
+            m.Template(
+                name=name,
+                inputs=m.Inputs(parameters=inputs) if inputs else None,
+                outputs=m.Outputs(parameters=outputs) if outputs else None,
+                parallelism=call.loop.parallelism,
+                dag=m.DAGTemplate(
+                    tasks=[
+                        m.DAGTask(
+                            name=call.id,
+                            template=template,
+                            arguments=m.Arguments(parameters=inner_args + item_args),
+                            with_items=with_items,  # type: ignore[arg-type]
+                            with_param=with_param,
+                        )
+                    ]
+                ),
+            )
+        )
+        return name
+
+    def exit_handler(self, graph: FlowGraph, image: str | None) -> str:
+        """A DAG running the flow's exit task, for ``spec.onExit``."""
+        call = graph.on_exit
+        assert call is not None
+        name = self.names.claim(f"{graph.name}-exit")
+        task = self.dag_task(graph, call, nested=False, image=image)
+        self.emitted.append(m.Template(name=name, dag=m.DAGTemplate(tasks=[task])))
+        return name
 
 
-def _dag_task(graph: FlowGraph, call: Call, template: str) -> m.DAGTask:
+def _param_annotation(call: Call, name: str) -> Any:
+    target = call.task
+    params = target.params
+    return next(p.annotation for p in params if p.name == name)
+
+
+def _arguments(call: Call, nested: bool) -> list[m.Parameter]:
     parameters = []
     for name, value in call.args:
-        text = _reference(value) if not isinstance(value, Const) else _constant(call, name, value)
+        if isinstance(value, Const):
+            text = codecs.codec_for(_param_annotation(call, name)).encode(value.value)
+        else:
+            text = _reference(value, nested)
         parameters.append(m.Parameter(name=name, value=text))
-    upstream = call.upstream()
-    return m.DAGTask(
-        name=call.id,
-        template=template,
-        arguments=m.Arguments(parameters=parameters) if parameters else None,
-        depends=" && ".join(upstream) if upstream else None,
-    )
+    return parameters
 
 
-def _constant(call: Call, name: str, value: Const) -> str:
-    param = next(p for p in call.task.params if p.name == name)
-    return codecs.codec_for(param.annotation).encode(value.value)
+def _loop(
+    call: Call, nested: bool, *, lists_from_inputs: bool = False
+) -> tuple[list[Any] | None, str | None, list[m.Parameter]]:
+    """``withItems`` or ``withParam``, and the arguments that read the item."""
+    assert call.loop is not None
+    mapped = call.loop.mapped
+    if all(isinstance(value, Const) for _, value in mapped):
+        encoded = {
+            name: [codecs.codec_for(_param_annotation(call, name)).encode(v) for v in value.value]
+            for name, value in mapped
+            if isinstance(value, Const)
+        }
+        count = len(next(iter(encoded.values())))
+        if len(mapped) == 1:
+            ((name, texts),) = encoded.items()
+            return list(texts), None, [m.Parameter(name=name, value="{{item}}")]
+        items = [{name: texts[i] for name, texts in encoded.items()} for i in range(count)]
+        return items, None, [m.Parameter(name=n, value=f"{{{{item.{n}}}}}") for n in encoded]
+    ((name, value),) = mapped  # the tracer allows one runtime list (Argo loops over one list)
+    source = f"{{{{inputs.parameters.{name}}}}}" if lists_from_inputs else _reference(value, nested)
+    return None, source, [m.Parameter(name=name, value="{{item}}")]
 
 
-def _reference(value: Value) -> str:
+def _loop_list_arguments(call: Call, nested: bool) -> list[m.Parameter]:
+    """For a map wrapper: the runtime list it loops over, passed in as an argument."""
+    assert call.loop is not None
+    return [
+        m.Parameter(name=name, value=_reference(value, nested))
+        for name, value in call.loop.mapped
+        if not isinstance(value, Const)
+    ]
+
+
+def _depends(graph: FlowGraph, call: Call) -> str | None:
+    """Argo ``depends`` for a call.
+
+    NOTE: [Skipped and failed upstream]
+    A call that reads an output of another call needs that call to have *succeeded*. When the
+    upstream call can end otherwise without failing the workflow (it sits under a ``when``,
+    or has ``continue_on_failure``), the dependency is written ``X.Succeeded``: if X is
+    skipped or fails, this call is not run (Argo marks it Omitted). A call that only runs
+    ``.after()`` X runs once X is done, whatever happened to it (``X`` alone means
+    Succeeded, Skipped or Daemoned; a continue-on-failure X adds Failed and Errored).
+    """
+    data = set(call.data_upstream())
+    parts = []
+    for upstream_id in call.upstream():
+        upstream = graph.call(upstream_id)
+        optional = upstream.condition is not None or upstream.options.continue_on_failure
+        if upstream_id in data:
+            parts.append(f"{upstream_id}.Succeeded" if optional else upstream_id)
+        elif upstream.options.continue_on_failure:
+            parts.append(
+                f"({upstream_id}.Succeeded || {upstream_id}.Skipped || {upstream_id}.Failed "
+                f"|| {upstream_id}.Errored)"
+            )
+        else:
+            parts.append(upstream_id)
+    return " && ".join(parts) if parts else None
+
+
+def _condition(condition: Condition, nested: bool) -> str:
+    """Argo ``when`` text (govaluate, after ``{{...}}`` substitution)."""
+    if isinstance(condition, Compare):
+        return (
+            f"{_operand(condition.left, nested)} {condition.op} {_operand(condition.right, nested)}"
+        )
+    if isinstance(condition, IsTrue):
+        return f"{_operand(condition.operand, nested)} == true"
+    if isinstance(condition, Not):
+        return f"!({_condition(condition.part, nested)})"
+    joiner = " && " if isinstance(condition, AllOf) else " || "
+    return "(" + joiner.join(_condition(part, nested) for part in condition.parts) + ")"
+
+
+def _operand(operand: Operand, nested: bool) -> str:
+    kind = codecs.comparison_kind(operand.annotation)
+    value = operand.value
+    if isinstance(value, Const):
+        text = codecs.codec_for(operand.annotation).encode(value.value)
+        if kind != "string":
+            return text  # numbers and true/false are govaluate literals as written
+        if "'" not in text:
+            return f"'{text}'"
+        if '"' not in text:
+            return f'"{text}"'
+        raise CompileError(
+            f"the string {text!r} in a when(...) condition holds both kinds of quote, which "
+            "Argo's expression language cannot write",
+            fix="compare with a string without both ' and \"",
+        )
+    reference = _reference(value, nested)
+    # Strings are quoted so that govaluate compares text; a value holding a quote cannot be
+    # compared this way (Argo limitation), which enums and flow parameters rarely hit.
+    return f"'{reference}'" if kind == "string" else reference
+
+
+def _reference(value: Value, nested: bool) -> str:
     if isinstance(value, FlowInput):
-        return f"{{{{workflow.parameters.{value.name}}}}}"
+        scope = "inputs" if nested else "workflow"
+        return f"{{{{{scope}.parameters.{value.name}}}}}"
     if isinstance(value, NodeOutput):
         return f"{{{{tasks.{value.node}.outputs.parameters.{value.output}}}}}"
+    if isinstance(value, WorkflowVar):
+        return f"{{{{workflow.{value.name}}}}}"
     raise TypeError(f"not a reference: {value!r}")  # Const is encoded by the caller
 
 
@@ -250,31 +503,13 @@ def _reference(value: Value) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class _Templates:
-    """Leaf templates of a flow: one per (task definition, options), named once each."""
-
-    def __init__(self, graph: FlowGraph, image_fallback: str | None) -> None:
-        self._graph = graph
-        self._image_fallback = image_fallback
-        self._names = Namespace(reserved=(graph.name,))
-        self._by_key: dict[tuple[int, TaskOptions], str] = {}
-        self.emitted: list[m.Template] = []
-
-    def name_for(self, call: Call) -> str:
-        key = (id(call.task), call.options)
-        name = self._by_key.get(key)
-        if name is None:
-            name = self._names.claim(call.task.name)
-            self._by_key[key] = name
-            self.emitted.append(_leaf_template(self._graph, call, name, self._image_fallback))
-        return name
-
-
 def _leaf_template(
-    graph: FlowGraph, call: Call, name: str, image_fallback: str | None
+    graph: FlowGraph,
+    call: Call,
+    task: TaskDef,
+    name: str,
+    image: str | None,
 ) -> m.Template:
-    task = call.task
-    image = call.options.image or graph.options.image or image_fallback
     if image is None:
         raise CompileError(
             "no container image is set; Argo runs every task in a container image",

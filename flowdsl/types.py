@@ -82,12 +82,88 @@ from flowdsl.errors import AnnotationError, CodecError
 
 __all__ = [
     "Codec",
+    "comparison_kind",
+    "decode_fan_in",
+    "Failure",
+    "RunStatus",
     "codec_for",
     "field_value",
     "output_parameters",
     "output_values",
     "structured_fields",
 ]
+
+#: The status an exit handler receives (Argo's ``{{workflow.status}}``).
+RunStatus = typing.Literal["Succeeded", "Failed", "Error"]
+
+
+class Failure(te.TypedDict, total=False):
+    """One failed node, as an exit handler receives it (Argo's ``{{workflow.failures}}``).
+
+    The keys are Argo's own (camelCase): the JSON is passed through unchanged.
+    """
+
+    displayName: str
+    message: str
+    templateName: str
+    phase: str
+    podName: str
+    finishedAt: str
+
+
+def comparison_kind(annotation: Any) -> str | None:
+    """How Argo's ``when`` compares values of this type: ``number``, ``string``, ``bool``.
+
+    ``None`` for types a condition cannot compare (containers, structured values, dates,
+    Optional, mixed Literals).
+    """
+    if annotation is bool:
+        return "bool"
+    if annotation in (int, float):
+        return "number"
+    if annotation is str:
+        return "string"
+    if typing.get_origin(annotation) is typing.Literal:
+        kinds = {comparison_kind(type(v)) for v in typing.get_args(annotation)}
+        return kinds.pop() if len(kinds) == 1 else None
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        kinds = {comparison_kind(type(m.value)) for m in annotation}
+        return kinds.pop() if len(kinds) == 1 else None
+    return None
+
+
+def decode_fan_in(codec: Codec, text: str) -> Any:
+    """Decode ``text`` with ``codec``, also accepting Argo's aggregate of scalar loop outputs.
+
+    NOTE: [Fan-in]
+    Argo joins the outputs of a loop's items into one JSON list (``aggregatedJsonValueList``
+    in its controller): when every output parses as a JSON object or array the list holds
+    them as JSON, otherwise it holds each output's *text* as a string (``["1", "2"]`` for two
+    int outputs). So a ``list[T]`` parameter fed by a map can receive its items as texts;
+    when strict decoding fails on such a list, each text is decoded as a ``T`` parameter would
+    be. The fallback only runs after a failure, and re-raises the original error if the texts
+    do not decode either.
+    """
+    try:
+        return codec.decode(text)
+    except CodecError as original:
+        annotation = codec.annotation
+        origin = typing.get_origin(annotation)
+        args = typing.get_args(annotation)
+        if origin is not list or len(args) != 1:
+            raise
+        try:
+            items = json.loads(text)
+        except ValueError:
+            raise original from None
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise
+        element = codec_for(args[0])
+        try:
+            return [element.decode(item) for item in items]
+        except CodecError:
+            raise original from None
+
 
 SUPPORTED: Final = (
     "str, int, float, bool, Literal, Enum, datetime, date, list, dict, tuple, dataclass, "

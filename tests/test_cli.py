@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from argo_oracle import assert_valid_argo
 from conftest import ROOT
 

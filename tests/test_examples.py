@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 import yaml
-from argo_oracle import assert_valid_argo
-from conftest import ROOT, check_golden
 
 from flowdsl import compile_dict
 from flowdsl._target import load_flow
 from flowdsl.emit import to_yaml
+
+from argo_oracle import assert_valid_argo
+from conftest import ROOT, check_golden
 
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 

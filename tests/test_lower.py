@@ -10,10 +10,11 @@ from datetime import date
 from typing import Annotated, Literal
 
 import pytest
-from argo_oracle import assert_valid_argo
 
 from flowdsl import Param, compile, compile_dict, flow, task, to_json, to_yaml
 from flowdsl.errors import CompileError, ParameterError
+
+from argo_oracle import assert_valid_argo
 
 
 @dataclass

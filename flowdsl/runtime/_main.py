@@ -274,7 +274,7 @@ def _decode_inputs(
     fn: Callable[..., Any], hints: Mapping[str, Any], inputs: Mapping[str, str], task: str
 ) -> tuple[list[Any], dict[str, Any]]:
     """Decode every input with its parameter's codec; positional-only ones go by position."""
-    from flowdsl.types import codec_for
+    from flowdsl.types import codec_for, decode_fan_in
 
     params = _signature(fn)
     known = {param.name for param in params}
@@ -309,7 +309,7 @@ def _decode_inputs(
                 task=task,
                 parameter=param.name,
             )
-        text = inputs[param.name]
+        text = _normalise_failures(hints[param.name], inputs[param.name])
         try:
             codec = codec_for(hints[param.name])
         except AnnotationError as err:
@@ -317,7 +317,7 @@ def _decode_inputs(
                 err.problem, fix=err.fix, task=task, parameter=param.name
             ) from None
         try:
-            value = codec.decode(text)
+            value = decode_fan_in(codec, text)
         except CodecError as err:
             problem = f"expected {codec.type_name}, got {_show(text)}"
             if not _says_only(err.problem, codec.type_name, text):
@@ -370,6 +370,27 @@ def _print_user_traceback(err: BaseException, *, skip_first: bool = False) -> No
         tb = tb.tb_next
     traceback.print_exception(type(err), err, tb, file=sys.stderr)
     sys.stderr.flush()
+
+
+def _normalise_failures(annotation: Any, text: str) -> str:
+    """Argo's ``{{workflow.failures}}`` as the JSON list ``list[Failure]`` decodes.
+
+    Argo writes the failures JSON through Go's ``strconv.Quote`` (so its quotes survive
+    template substitution) and writes ``null`` when nothing failed; undo both.
+    """
+    from flowdsl.types import Failure
+
+    if annotation != list[Failure]:
+        return text
+    import json
+
+    stripped = text.strip()
+    if stripped.startswith('"'):
+        try:
+            stripped = str(json.loads(stripped))
+        except ValueError:
+            return text
+    return "[]" if stripped in ("", "null") else stripped
 
 
 def _encode_outputs(hints: Mapping[str, Any], result: Any, task: str) -> dict[str, str]:
