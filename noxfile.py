@@ -15,7 +15,7 @@ PYTHON = os.environ.get("FLOWDSL_NOX_PYTHON")  # None: the interpreter running n
 def tests(session: nox.Session) -> None:
     """The whole test suite (schema, lint, local runs; no cluster needed)."""
     session.install("-e", ".[test]")
-    session.run("pytest", "-q", *session.posargs)
+    session.run("pytest", "-q", "-m", "not e2e", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -89,8 +89,9 @@ def ml_pipeline(
 ) -> Metrics:
     """Preprocess, train three models in parallel, ensemble, deploy when accurate enough."""
     data = preprocess(source, sample)
-    scores = train.map(data, model=["random-forest", "gradient-boosting", "neural-net"],
-                       epochs=epochs)
+    scores = train.map(
+        data, model=["random-forest", "gradient-boosting", "neural-net"], epochs=epochs
+    )
     best = ensemble(scores)
     with when(best.accuracy >= threshold):
         deploy(best, target)

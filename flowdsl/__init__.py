@@ -35,7 +35,20 @@ if TYPE_CHECKING:
     from flowdsl._compile import compile, compile_dict
     from flowdsl._emit_models import to_json, to_yaml
     from flowdsl._run import FlowRun, run
-    from flowdsl.dsl import Cond, Flow, Param, Ref, Task, flow, otherwise, task, unmapped, when
+    from flowdsl.client import submit
+    from flowdsl.dsl import (
+        Cond,
+        Flow,
+        Param,
+        Ref,
+        Task,
+        flow,
+        fused,
+        otherwise,
+        task,
+        unmapped,
+        when,
+    )
     from flowdsl.types import Failure, RunStatus
 
 __all__ = [
@@ -64,8 +77,10 @@ __all__ = [
     "compile",
     "compile_dict",
     "flow",
+    "fused",
     "otherwise",
     "run",
+    "submit",
     "task",
     "to_json",
     "to_yaml",
@@ -81,12 +96,14 @@ _LAZY = {
     "Task": ("flowdsl.dsl", "Task"),
     "flow": ("flowdsl.dsl", "flow"),
     "when": ("flowdsl.dsl", "when"),
+    "fused": ("flowdsl.dsl", "fused"),
     "otherwise": ("flowdsl.dsl", "otherwise"),
     "unmapped": ("flowdsl.dsl", "unmapped"),
     "Cond": ("flowdsl.dsl", "Cond"),
     "RunStatus": ("flowdsl.types", "RunStatus"),
     "Failure": ("flowdsl.types", "Failure"),
     "run": ("flowdsl._run", "run"),
+    "submit": ("flowdsl.client", "submit"),
     "FlowRun": ("flowdsl._run", "FlowRun"),
     "task": ("flowdsl.dsl", "task"),
     "compile": ("flowdsl._compile", "compile"),

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from flowdsl import types as codecs
 from flowdsl.errors import FlowDSLError, ParameterError, RunError
+from flowdsl.ir import list_of
 
 if TYPE_CHECKING:
     from flowdsl.dsl import Flow
@@ -159,6 +160,7 @@ def _task_runs(graph: FlowGraph, local: LocalRun) -> dict[str, TaskRun]:
         for node in local.nodes
         if root is not None and node.parent == root.id
     }
+    by_id = {node.id: node for node in local.nodes}
     runs = {}
     for call in graph.calls:
         node = by_name.get(call.id)
@@ -170,14 +172,17 @@ def _task_runs(graph: FlowGraph, local: LocalRun) -> dict[str, TaskRun]:
                 text = node.outputs.get(out.name)
                 if text is not None:
                     # A map's outputs are lists of the per-item outputs (fan-in).
-                    annotation = out.annotation if call.loop is None else list[out.annotation]  # type: ignore[name-defined]
+                    annotation = out.annotation if call.loop is None else list_of(out.annotation)
                     outputs[out.name] = _decode_output(annotation, text, call.id)
+        # A map's node is a group: its items are its children, each with its own attempts.
+        leaves = [by_id[child] for child in node.children if child in by_id] or [node]
+        attempts = [a for leaf in leaves for a in leaf.attempts]
         runs[call.id] = TaskRun(
             name=call.id,
             phase=node.phase,
             outputs=outputs,
-            attempts=len(node.attempts),
-            duration=sum(a.duration for a in node.attempts),
+            attempts=len(attempts),
+            duration=sum(a.duration for a in attempts),
             node=node,
         )
     return runs
@@ -197,10 +202,10 @@ def call_locally(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: Mapping[st
     try:
         bound = inspect.signature(flow.__wrapped__).bind(*args, **kwargs)
     except TypeError as exc:
+        expected = ", ".join(f"{p.python_name}=..." for p in flow.params)
         raise ParameterError(
             f"bad call: {exc}",
-            fix="call the flow with its parameters, e.g. "
-            + f"{flow.__wrapped__.__name__}({', '.join(p.python_name + '=...' for p in flow.params)})",
+            fix=f"call the flow with its parameters, e.g. {flow.__wrapped__.__name__}({expected})",
             flow=flow.name,
         ) from None
     exposed = {p.python_name: p.name for p in flow.params}

@@ -158,12 +158,12 @@ def build_parser(flow: Flow[Any, Any] | None = None) -> argparse.ArgumentParser:
     _add_params(compile_cmd)
     compile_cmd.set_defaults(handler=_compile)
 
-    try:
-        from flowdsl.local.commands import register
-    except ImportError:  # pragma: no cover - the local engine is part of the package
-        pass
-    else:
-        register(commands, flow=flow)
+    # Each command module registers its sub-commands; their handlers import their work.
+    from flowdsl.client.commands import register as register_client
+    from flowdsl.local.commands import register as register_local
+
+    register_local(commands, flow=flow)
+    register_client(commands, flow=flow)
     return parser
 
 

@@ -18,7 +18,6 @@ import contextlib
 import contextvars
 import dataclasses
 import difflib
-import enum
 import inspect
 import os
 import re
@@ -29,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar, overload
 
+import typing_extensions as te
 from typing_extensions import ParamSpec
 
 from flowdsl import types as codecs
@@ -44,9 +44,9 @@ from flowdsl.ir import (
     AllOf,
     AnyOf,
     Call,
+    CodeMode,
     Compare,
     Condition,
-    CodeMode,
     Const,
     FlowGraph,
     FlowInput,
@@ -64,6 +64,7 @@ from flowdsl.ir import (
     Value,
     WorkflowVar,
     condition_repr,
+    list_of,
     type_repr,
 )
 from flowdsl.names import MAX_GENERATE_NAME, Namespace, dns_name, is_parameter_name
@@ -75,6 +76,7 @@ __all__ = [
     "Ref",
     "Task",
     "flow",
+    "fused",
     "otherwise",
     "parse_duration",
     "task",
@@ -129,9 +131,12 @@ _FLOWDSL_DIR = os.path.dirname(os.path.abspath(__file__))
 def _caller_location() -> str:
     """``file:line`` of the innermost frame outside flowdsl (the user's call site)."""
     frame: types.FrameType | None = sys._getframe(1)
-    while frame is not None and os.path.dirname(
-        os.path.abspath(frame.f_code.co_filename)
-    ).startswith(_FLOWDSL_DIR):
+    # Skip flowdsl's own frames, and contextlib's (when(...) and fused(...) are context
+    # managers: their checks run inside contextlib's __exit__).
+    while frame is not None and (
+        os.path.dirname(os.path.abspath(frame.f_code.co_filename)).startswith(_FLOWDSL_DIR)
+        or frame.f_code.co_filename == contextlib.__file__
+    ):
         frame = frame.f_back
     if frame is None:
         return "<unknown>"
@@ -762,8 +767,8 @@ class Ref:
             return Ref(
                 self._tracer,
                 NodeOutput(value.node, output),
-                list[field_type],
-                label,  # type: ignore[valid-type]
+                list_of(field_type),
+                label,
                 element=field_type,
             )
         return Ref(self._tracer, NodeOutput(value.node, output), field_type, label)
@@ -1058,6 +1063,19 @@ class _CallBuilder:
     location: str
     loop: Loop | None
     condition: Condition | None
+    group: _Group | None = None
+
+
+@dataclass(slots=True)
+class _Group:
+    """A ``with fused(...)`` block being traced."""
+
+    id: str
+    name: str
+    options: TaskOptions | None  # given on fused(...), else taken from the first call
+    location: str
+    depth: int  # how many when(...) blocks enclose it
+    members: list[_CallBuilder]
 
 
 _ACTIVE_TRACER: contextvars.ContextVar[_Tracer | None] = contextvars.ContextVar(
@@ -1095,6 +1113,8 @@ class _Tracer:
         self._closed_when: dict[int, tuple[Condition, int]] = {}
         self.subflows = subflows  # sub-flows traced once per root trace, by id(Flow)
         self.stack = stack  # names of the flows being traced, outermost first
+        self.group: _Group | None = None
+        self.groups: list[_Group] = []
 
     def outputs_of(self, call_id: str) -> tuple[Output, ...]:
         return self._by_id[call_id].task.outputs
@@ -1111,8 +1131,32 @@ class _Tracer:
                 flow=self.flow_name,
                 location=_caller_location(),
             )
+        if self._reaches(before, node):
+            raise TraceError(
+                f"{label}.after() would make a cycle: {before} already runs after {node}",
+                fix="order calls in the direction the data flows",
+                flow=self.flow_name,
+                location=_caller_location(),
+            )
         if before not in builder.after:
             builder.after.append(before)
+
+    def _reaches(self, start: str, target: str) -> bool:
+        """Whether ``start`` depends, directly or not, on ``target``."""
+        stack, seen = [start], set()
+        while stack:
+            current = stack.pop()
+            if current == target:
+                return True
+            if current in seen:
+                continue
+            seen.add(current)
+            builder = self._by_id[current]
+            stack.extend(v.node for _, v in builder.args if isinstance(v, NodeOutput))
+            stack.extend(builder.after)
+            if builder.loop is not None:
+                stack.extend(v.node for _, v in builder.loop.mapped if isinstance(v, NodeOutput))
+        return False
 
     # -- conditions -------------------------------------------------------------------------
 
@@ -1137,6 +1181,30 @@ class _Tracer:
             self._closed_when[depth] = (condition, len(self.calls))
         else:
             self._closed_when.pop(depth, None)
+
+    @contextlib.contextmanager
+    def fused_group(self, name: str, options: TaskOptions | None, location: str) -> Iterator[None]:
+        if self.group is not None:
+            raise TraceError(
+                f"fused({name!r}) is inside fused({self.group.name!r}); groups do not nest",
+                fix="merge the blocks into one fused group",
+                flow=self.flow_name,
+                location=location,
+            )
+        group = _Group(self._ids.claim(name), name, options, location, len(self._conditions), [])
+        self.group = group
+        try:
+            yield
+        finally:
+            self.group = None
+        if not group.members:
+            raise TraceError(
+                f"fused({name!r}) block records no task call",
+                fix="call the tasks to fuse inside the block, or remove it",
+                flow=self.flow_name,
+                location=location,
+            )
+        self.groups.append(group)
 
     def last_when(self) -> Condition:
         depth = len(self._conditions)
@@ -1233,6 +1301,9 @@ class _Tracer:
         loop = None
         if mapped:
             loop = self._loop(each, callee, where)
+        group = self.group
+        if group is not None:
+            self._check_member(group, callee, mapped, where)
         call_id = self._ids.claim(callee.name)
         builder = _CallBuilder(
             call_id,
@@ -1243,7 +1314,10 @@ class _Tracer:
             location,
             loop,
             self._current_condition(),
+            group,
         )
+        if group is not None:
+            group.members.append(builder)
         self.calls.append(builder)
         self._by_id[call_id] = builder
         label = f"{callee.name}(...)" if call_id == callee.name else f"{call_id}(...)"
@@ -1255,11 +1329,48 @@ class _Tracer:
             return Ref(
                 self,
                 NodeOutput(call_id, "return"),
-                list[callee.returns],
-                label,  # type: ignore[name-defined]
+                list_of(callee.returns),
+                label,
                 element=callee.returns,
             )
         return Ref(self, NodeOutput(call_id, "return"), callee.returns, label)
+
+    def _check_member(
+        self, group: _Group, callee: _Callee, mapped: bool, where: Mapping[str, str]
+    ) -> None:
+        """A call inside ``fused(...)``: one plain task call, with the group's pod options."""
+        fix_out = f"call it outside the fused({group.name!r}) block"
+        if mapped:
+            raise TraceError(
+                f"map(...) inside fused({group.name!r}): a map fans out to one pod per item, "
+                "a fused group is one pod",
+                fix=f"{fix_out}, or loop inside a task",
+                **where,
+            )
+        if isinstance(callee.target, FlowGraph):
+            raise TraceError(
+                f"sub-flow '{callee.name}' inside fused({group.name!r}): a sub-flow is a DAG of "
+                "pods, a fused group is one pod",
+                fix=fix_out,
+                **where,
+            )
+        if len(self._conditions) != group.depth:
+            raise TraceError(
+                f"when(...) inside fused({group.name!r}): the group runs as one step, so a "
+                "condition applies to all of it",
+                fix=f"put 'with when(...):' around the whole fused({group.name!r}) block",
+                **where,
+            )
+        wanted = group.options or (group.members[0].options if group.members else None)
+        pod_options = dataclasses.replace(callee.options, parallelism=None)
+        if wanted is not None and pod_options != dataclasses.replace(wanted, parallelism=None):
+            raise TraceError(
+                f"its options ({_options_text(pod_options)}) differ from the fused "
+                f"({group.name!r}) group's ({_options_text(wanted)}); the group runs in one pod "
+                "with one set of resources",
+                fix=f"give the options once on fused({group.name!r}, ...), or {fix_out}",
+                **where,
+            )
 
     def _loop(
         self, each: list[tuple[str, Value]], callee: _Callee, where: Mapping[str, str]
@@ -1298,7 +1409,7 @@ class _Tracer:
             if _fits(element, param.annotation):
                 return True
             raise TraceError(
-                f"map(...): {arg._label} is a {type_repr(arg._annotation)}, neither a "
+                f"map(...): {arg._label} is of type {type_repr(arg._annotation)}, neither "
                 f"{type_repr(param.annotation)} nor a list of them",
                 fix=f"map over a list[{type_repr(param.annotation)}], or wrap a whole value in "
                 "unmapped(...)",
@@ -1314,7 +1425,7 @@ class _Tracer:
         if isinstance(arg, (list, tuple)):
             return True
         raise TraceError(
-            f"map(...): {arg!r} is neither a {codec.type_name} nor a list of them",
+            f"map(...): {arg!r} is neither of type {codec.type_name} nor a list of them",
             fix=f"pass a list of {codec.type_name} to map over, or a single value",
             parameter=param.name,
             **where,
@@ -1331,7 +1442,7 @@ class _Tracer:
             except FlowDSLError as exc:
                 raise TraceError(
                     f"map(...): item {index} of the list: {exc.problem}",
-                    fix=f"every item must be a {codec.type_name}",
+                    fix=f"every item must be of type {codec.type_name}",
                     parameter=param.name,
                     **where,
                 ) from None
@@ -1396,17 +1507,19 @@ class _Tracer:
 
     def build(self, flow_obj: Flow[Any, Any], result: Any) -> FlowGraph:
         graph_result = self._result(flow_obj, result)
-        calls = tuple(
+        calls = [
             Call(b.id, b.task, b.options, b.args, tuple(b.after), b.location, b.loop, b.condition)
             for b in self.calls
-        )
+        ]
+        for group in self.groups:
+            calls, graph_result = _collapse(self, flow_obj, group, calls, graph_result)
         produced = dict(codecs.output_parameters(flow_obj.returns))
         outputs = tuple(Output(name, produced[name]) for name, _ in graph_result)
         return FlowGraph(
             name=flow_obj.name,
             qualname=f"{flow_obj.__wrapped__.__module__}.{flow_obj.__wrapped__.__qualname__}",
             params=flow_obj.params,
-            calls=calls,
+            calls=tuple(calls),
             returns=flow_obj.returns,
             result=graph_result,
             options=flow_obj.flow_options,
@@ -1500,6 +1613,214 @@ class _Tracer:
             (),
             definition.location,
         )
+
+
+def _options_text(options: TaskOptions) -> str:
+    shown = [
+        f"{name}={getattr(options, name)!r}"
+        for name in ("image", "retries", "timeout", "continue_on_failure")
+        if getattr(options, name) not in (None, False)
+    ]
+    return ", ".join(shown) or "defaults"
+
+
+@contextlib.contextmanager
+def fused(name: str, **options: Any) -> Iterator[None]:
+    """Run the task calls inside the block in one pod, in order, passing values in memory.
+
+    Only the values used outside the block become output parameters. Use it for chains of
+    small steps that would otherwise pay a pod each. ``options`` (``image``, ``retries``,
+    ``timeout``, ``continue_on_failure``) apply to the group's pod; calls inside must not ask
+    for other ones.
+
+    Raises:
+        TraceError: outside a flow; around no task; around a map, a sub-flow, a when(...),
+            or a call with other options; when the group's calls depend on something computed
+            outside the group from an earlier call of the group.
+    """
+    tracer = _require_tracer(f"fused({name!r})")
+    location = _caller_location()
+    base_name = dns_name(name, kind="task", explicit=True, location=location)
+    group_options = (
+        _task_options(TaskOptions(), options, task=base_name, location=location)
+        if options
+        else None
+    )
+    with tracer.fused_group(base_name, group_options, location):
+        yield
+
+
+def _export_name(node: str, output: str) -> str:
+    base = node.replace("-", "_")
+    return base if output == "return" else f"{base}_{output.replace('-', '_')}"
+
+
+def _collapse(
+    tracer: _Tracer,
+    flow_obj: Flow[Any, Any],
+    group: _Group,
+    calls: list[Call],
+    result: tuple[tuple[str, Value], ...],
+) -> tuple[list[Call], tuple[tuple[str, Value], ...]]:
+    """Replace the calls of ``group`` by one call of a synthesised :class:`FusedSteps` task."""
+    from flowdsl._fused import Export, FusedSteps, Source, Step
+
+    members = {b.id for b in group.members}
+    where = {"flow": tracer.flow_name, "location": group.location}
+    by_id = {c.id: c for c in calls}
+    # Inputs: each distinct outside value the members read, named after where it comes from.
+    inputs: dict[Value, tuple[str, Any]] = {}
+    steps = []
+    external_after: list[str] = []
+    for builder in group.members:
+        call = by_id[builder.id]
+        params = {p.name: p for p in call.task.params}
+        args = []
+        for name, value in call.args:
+            if isinstance(value, NodeOutput) and value.node in members:
+                args.append((name, Source("step", value.node, output=value.output)))
+            elif isinstance(value, Const):
+                args.append((name, Source("const", value=value.value)))
+            else:
+                if value not in inputs:
+                    label = (
+                        value.name
+                        if isinstance(value, FlowInput)
+                        else _export_name(value.node, value.output)  # type: ignore[union-attr]
+                    )
+                    inputs[value] = (label, params[name].annotation)
+                args.append((name, Source("input", inputs[value][0])))
+        external_after += [a for a in call.after if a not in members]
+        steps.append(Step(call.id, call.task.fn, tuple(args)))  # type: ignore[union-attr]
+
+    # A member reading (or waiting for) an outside call that itself needs an earlier member
+    # would make the group depend on itself.
+    outside_upstream = {
+        u for b in group.members for u in by_id[b.id].upstream() if u not in members
+    }
+    stack, seen = list(outside_upstream), set()
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        for upstream in by_id[current].upstream():
+            if upstream in members:
+                raise TraceError(
+                    f"fused({group.name!r}): its calls need '{current}', which is computed "
+                    f"outside the group from '{upstream}', a call inside the group",
+                    fix=f"move '{current}' into the fused block, or end the group before it",
+                    **where,
+                )
+            stack.append(upstream)
+
+    # Exports: every member output read outside the group, in first-use order.
+    exports: dict[tuple[str, str], str] = {}
+
+    def export(value: Value) -> Value:
+        if isinstance(value, NodeOutput) and value.node in members:
+            key = (value.node, value.output)
+            name = exports.setdefault(key, _export_name(*key))
+            return NodeOutput(group.id, name)
+        return value
+
+    rewritten: list[Call] = []
+    first = True
+    for call in calls:
+        if call.id in members:
+            if first:
+                rewritten.append(call)  # placeholder, replaced below
+                first = False
+            continue
+        rewritten.append(_rewrite(call, export, members, group.id))
+    new_result = tuple((name, export(value)) for name, value in result)
+
+    annotations = {}
+    for (node, output), name in exports.items():
+        produced = {o.name: o.annotation for o in by_id[node].task.outputs}
+        annotations[name] = produced[output]
+    outputs_type: Any = te.TypedDict(  # type: ignore[misc]  # a class made at trace time
+        f"{group.name.replace('-', '_')}_outputs", annotations
+    )
+    outputs_type.__module__ = flow_obj.__wrapped__.__module__
+    signature = inspect.Signature(
+        [
+            inspect.Parameter(label, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)
+            for label, annotation in inputs.values()
+        ],
+        return_annotation=outputs_type if exports else None,
+    )
+    runner = FusedSteps(
+        group.name,
+        by_id[group.members[0].id].task.fn.__module__,  # type: ignore[union-attr]
+        tuple(steps),
+        tuple(Export(name, node, output) for (node, output), name in exports.items()),
+        signature,
+    )
+    returns = outputs_type if exports else None
+    hints: dict[str, Any] = dict(inputs.values())
+    hints["return"] = returns if returns is not None else type(None)
+    definition = TaskDef(
+        name=group.name,
+        fn=runner,
+        module=runner.__module__,
+        qualname=runner.__qualname__,
+        params=tuple(TaskParam(label, annotation) for label, annotation in inputs.values()),
+        returns=returns,
+        outputs=tuple(Output(n, t) for n, t in codecs.output_parameters(returns)),
+        hints=tuple(hints.items()),
+        options=group.options or by_id[group.members[0].id].options,
+        location=group.location,
+        steps=tuple(by_id[b.id] for b in group.members),
+    )
+    group_call = Call(
+        group.id,
+        definition,
+        definition.options,
+        tuple((label, value) for value, (label, _) in inputs.items()),
+        tuple(dict.fromkeys(a for a in external_after)),
+        group.location,
+        None,
+        by_id[group.members[0].id].condition,
+    )
+    index = next(i for i, c in enumerate(rewritten) if c.id in members)
+    rewritten[index] = group_call
+    return rewritten, new_result
+
+
+def _rewrite(
+    call: Call, export: Callable[[Value], Value], members: set[str], group_id: str
+) -> Call:
+    """``call`` with references to members of a fused group pointed at the group's outputs."""
+    loop = call.loop
+    if loop is not None:
+        loop = Loop(tuple((n, export(v)) for n, v in loop.mapped), loop.parallelism)
+    condition = call.condition
+    if condition is not None:
+        condition = _rewrite_condition(condition, export)
+    after = tuple(dict.fromkeys(group_id if a in members else a for a in call.after))
+    return dataclasses.replace(
+        call,
+        args=tuple((n, export(v)) for n, v in call.args),
+        after=after,
+        loop=loop,
+        condition=condition,
+    )
+
+
+def _rewrite_condition(condition: Condition, export: Callable[[Value], Value]) -> Condition:
+    if isinstance(condition, Compare):
+        return Compare(
+            condition.op,
+            Operand(export(condition.left.value), condition.left.annotation),
+            Operand(export(condition.right.value), condition.right.annotation),
+        )
+    if isinstance(condition, IsTrue):
+        return IsTrue(Operand(export(condition.operand.value), condition.operand.annotation))
+    if isinstance(condition, Not):
+        return Not(_rewrite_condition(condition.part, export))
+    parts = tuple(_rewrite_condition(p, export) for p in condition.parts)
+    return AllOf(parts) if isinstance(condition, AllOf) else AnyOf(parts)
 
 
 def _reject_nested_refs(value: Any, parameter: str, where: Mapping[str, str]) -> None:

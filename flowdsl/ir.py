@@ -33,19 +33,19 @@ __all__ = [
     "AllOf",
     "AnyOf",
     "Call",
+    "CodeMode",
     "Compare",
     "Condition",
-    "IsTrue",
-    "Loop",
-    "Not",
-    "Operand",
-    "CodeMode",
     "Const",
     "FlowGraph",
     "FlowInput",
     "FlowOptions",
     "FlowParam",
+    "IsTrue",
+    "Loop",
     "NodeOutput",
+    "Not",
+    "Operand",
     "Output",
     "TaskDef",
     "TaskOptions",
@@ -53,6 +53,7 @@ __all__ = [
     "Value",
     "WorkflowVar",
     "condition_repr",
+    "list_of",
     "type_repr",
 ]
 
@@ -145,6 +146,8 @@ class TaskDef:
         hints: the resolved type hints of ``fn`` (shipped with by-value payloads).
         options: options given on the decorator.
         location: ``file:line`` of the definition.
+        steps: for a fused group (``with fused(...)``), the calls it runs in one pod, in
+            order; its ``fn`` runs them. Empty for a plain task.
     """
 
     name: str
@@ -157,6 +160,7 @@ class TaskDef:
     hints: tuple[tuple[str, Any], ...]
     options: TaskOptions
     location: str
+    steps: tuple[Call, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +392,9 @@ class FlowGraph:
         if self.on_exit is not None:
             lines.append("  on exit: " + _call_repr(self.on_exit))
         for call in self.calls:
+            if isinstance(call.task, TaskDef) and call.task.steps:
+                lines.append(f"  fused {call.task.name}:")
+                lines += [f"    {_call_repr(step)}" for step in call.task.steps]
             if isinstance(call.task, FlowGraph):
                 nested = call.task.dump().rstrip("\n").replace("\n", "\n  ")
                 lines.append(f"  {nested}")
@@ -399,6 +406,8 @@ def _call_repr(call: Call) -> str:
     if call.loop is not None:
         args += [f"{name}=each({_value_repr(value)})" for name, value in call.loop.mapped]
     kind = "flow " if isinstance(call.task, FlowGraph) else ""
+    if isinstance(call.task, TaskDef) and call.task.steps:
+        kind = "fused "
     line = f"%{call.id} = {kind}{call.task.name}({', '.join(args)})"
     if call.condition is not None:
         line += f" when {condition_repr(call.condition)}"
@@ -420,6 +429,11 @@ def condition_repr(condition: Condition) -> str:
         return f"~({condition_repr(condition.part)})"
     joiner = " & " if isinstance(condition, AllOf) else " | "
     return "(" + joiner.join(condition_repr(p) for p in condition.parts) + ")"
+
+
+def list_of(annotation: Any) -> Any:
+    """``list[annotation]`` for a type only known at run time (the type of a map's result)."""
+    return list[annotation]
 
 
 def type_repr(annotation: Any) -> str:

@@ -291,9 +291,8 @@ class _Lowering:
             arguments=m.Arguments(parameters=arguments) if arguments else None,
             depends=_depends(graph, call),
             when=_condition(call.condition, nested) if call.condition is not None else None,
-            with_items=with_items,  # type: ignore[arg-type]
+            with_items=with_items,
             with_param=with_param,
-            continue_on=m.ContinueOn(failed=True) if call.options.continue_on_failure else None,
         )
 
     def template_for(self, graph: FlowGraph, call: Call, image: str | None) -> str:
@@ -316,9 +315,7 @@ class _Lowering:
         if name is None:
             name = self.names.claim(target.name)
             self.leaves[key] = name
-            self.emitted.append(
-                _leaf_template(graph, call, target, name, resolved)
-            )
+            self.emitted.append(_leaf_template(graph, call, target, name, resolved))
         return name
 
     def map_wrapper(
@@ -354,7 +351,7 @@ class _Lowering:
                             name=call.id,
                             template=template,
                             arguments=m.Arguments(parameters=inner_args + item_args),
-                            with_items=with_items,  # type: ignore[arg-type]
+                            with_items=with_items,
                             with_param=with_param,
                         )
                     ]
@@ -433,6 +430,11 @@ def _depends(graph: FlowGraph, call: Call) -> str | None:
     skipped or fails, this call is not run (Argo marks it Omitted). A call that only runs
     ``.after()`` X runs once X is done, whatever happened to it (``X`` alone means
     Succeeded, Skipped or Daemoned; a continue-on-failure X adds Failed and Errored).
+
+    Argo refuses ``continueOn`` in a DAG that uses ``depends``, and decides a DAG's phase from
+    its leaf tasks (an omitted task counts as failed when its upstream failed). So
+    ``continue_on_failure`` is expressed only here: a failure is tolerated when a call runs
+    ``.after()`` the failed one; a call that needed its outputs is omitted, and the flow fails.
     """
     data = set(call.data_upstream())
     parts = []
@@ -567,7 +569,13 @@ def _leaf_template(
 
 
 def _by_value(graph: FlowGraph, task: TaskDef) -> bool:
-    """Whether the task's code must travel in the manifest (see ``FlowOptions.code``)."""
+    """Whether the task's code must travel in the manifest (see ``FlowOptions.code``).
+
+    A fused group's runner is made at compile time, so it always travels by value (its
+    steps' modules are pickled by reference when they are installed packages).
+    """
+    if task.steps:
+        return True
     importable, why_not = _importable(task)
     mode = graph.options.code
     if mode == "value":

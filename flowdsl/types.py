@@ -82,11 +82,11 @@ from flowdsl.errors import AnnotationError, CodecError
 
 __all__ = [
     "Codec",
-    "comparison_kind",
-    "decode_fan_in",
     "Failure",
     "RunStatus",
     "codec_for",
+    "comparison_kind",
+    "decode_fan_in",
     "field_value",
     "output_parameters",
     "output_values",

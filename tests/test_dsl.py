@@ -443,8 +443,11 @@ class TestCallErrors:
         def loop_forever(n: int = 1) -> None:
             loop_forever(n)
 
-        with pytest.raises(TraceError, match=r"flow 'loop-forever' calls itself \(through "
-                           r"loop-forever\)"):
+        with pytest.raises(
+            TraceError,
+            match=r"flow 'loop-forever' calls itself \(through "
+            r"loop-forever\)",
+        ):
             loop_forever.trace()
 
 

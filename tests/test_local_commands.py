@@ -157,12 +157,56 @@ class TestManifestFiles:
         with pytest.raises(TargetError, match="holds 2 workflow documents"):
             read_manifest_file(str(tmp_path / "two.yaml"))
 
+    def test_timestamps_stay_text(self, tmp_path: Path) -> None:
+        """A date in YAML stays the text it was, as Kubernetes reads it."""
+        (tmp_path / "w.yaml").write_text(
+            "kind: Workflow\nmetadata: {name: x}\nspec: {v: 2024-01-02}\n"
+        )
+        assert read_manifest_file(str(tmp_path / "w.yaml"))["spec"] == {"v": "2024-01-02"}
+
     def test_pairs(self) -> None:
         """-p pairs split on the first '='; a pair without one is refused."""
         assert parse_pairs(["a=1", "b=x=y", "c="]) == {"a": "1", "b": "x=y", "c": ""}
         with pytest.raises(ParameterError) as info:
             parse_pairs(["oops"])
         assert str(info.value) == "-p 'oops' is not name=value; write -p oops=VALUE"
+
+
+class TestSigterm:
+    def test_sigterm_stops_everything(self, tmp_path: Path) -> None:
+        """SIGTERM to the engine stops its processes too, and the run is recorded Stopped."""
+        manifest = tmp_path / "wf.yaml"
+        pidfile = tmp_path / "pid"
+        manifest.write_text(
+            "kind: Workflow\n"
+            "apiVersion: argoproj.io/v1alpha1\n"
+            "metadata: {name: sleepy}\n"
+            "spec:\n"
+            "  entrypoint: nap\n"
+            "  templates:\n"
+            "  - name: nap\n"
+            "    container:\n"
+            "      image: alpine\n"
+            f"      command: [sh, -c, 'sleep 60 & echo $! > {pidfile}; wait']\n"
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flowdsl", "run", str(manifest), "--progress", "off",
+             "--runs-dir", str(tmp_path / "runs")],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not (pidfile.exists() and pidfile.read_text().strip()):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the task never started"
+            time.sleep(0.02)
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err.decode()
+        record = json.loads((tmp_path / "runs" / "sleepy" / "run.json").read_text())
+        assert (record["status"], record["message"]) == ("Stopped", "stopped by SIGTERM")
+        assert not _alive(int(pidfile.read_text()))
 
 
 class TestCtrlC:

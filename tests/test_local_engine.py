@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +49,12 @@ class TestDependencies:
         assert b.finished_at is not None
         assert c.finished_at is not None
         assert d.started_at >= max(b.finished_at, c.finished_at)
+
+    def test_target(self, tmp_path: Path) -> None:
+        """dag.target runs the named tasks and their dependencies only."""
+        result = run("target.yaml", tmp_path)
+        assert result.status == "Succeeded"
+        assert phases(result) == {"a": "Succeeded", "b": "Succeeded"}
 
     def test_node_names_follow_argo(self, tmp_path: Path) -> None:
         """A DAG task's node is <dag node>.<task>; the root node is the workflow's name."""
@@ -160,6 +168,14 @@ class TestLoops:
         )
         assert result.outputs["all-params"] == '[{"sq":"1"},{"sq":"4"},{"sq":"9"}]'
         assert result.outputs["sequence"] == '["25","36"]'
+
+    def test_loop_node_records_the_lists(self, tmp_path: Path) -> None:
+        """The TaskGroup node's outputs are the aggregated lists a later task receives."""
+        result = run("loops.yaml", tmp_path)
+        assert node(result, "scalars").outputs == {"sq": '["1","4","9"]'}
+        assert node(result, "objects").outputs == {
+            "rec": '[{"who":"ada","year":1815},{"who":"alan","year":1912}]'
+        }
 
     def test_with_param_and_results(self, tmp_path: Path) -> None:
         """withParam iterates a task's JSON output; outputs.result aggregates to a list."""
@@ -498,3 +514,25 @@ class TestFailedNodes:
         """failed_nodes() lists where failures started, not the DAGs they failed."""
         result = run(manifest, tmp_path)
         assert [n.display_name for n in result.failed_nodes()] == expected
+
+
+class TestImports:
+    def test_engine_imports_no_hera_pydantic_or_rich(self, tmp_path: Path) -> None:
+        """A run with plain progress loads neither Hera nor pydantic nor rich."""
+        code = (
+            "import sys, yaml\n"
+            "from flowdsl.local import run_manifest\n"
+            f"doc = yaml.safe_load(open({str(MANIFESTS / 'loops.yaml')!r}))\n"
+            f"run = run_manifest(doc, runs_root={str(tmp_path)!r}, progress='plain')\n"
+            "assert run.status == 'Succeeded', run.status\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'hera', 'pydantic', 'rich'}))\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "[]\n"

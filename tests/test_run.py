@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 
 import flowdsl
-from conftest import ROOT
 from flowdsl import flow, task
 from flowdsl.errors import ParameterError, RunError
 
+from conftest import ROOT
+
 sys.path.insert(0, str(ROOT / "examples"))
-import parallel_branches  # noqa: E402 - the examples directory is put on the path above
-import quickstart  # noqa: E402
+import parallel_branches
+import quickstart
 
 
 @task

@@ -58,7 +58,7 @@ def read_manifest_file(path: str) -> dict[str, Any]:
         import yaml
 
         try:
-            documents = [doc for doc in yaml.safe_load_all(text) if doc is not None]
+            documents = [doc for doc in yaml.load_all(text, Loader=_loader()) if doc is not None]
         except yaml.YAMLError as exc:
             raise TargetError(
                 f"{path} is not valid YAML: {exc}", fix="fix the file", location=path
@@ -77,6 +77,20 @@ def read_manifest_file(path: str) -> dict[str, Any]:
             location=path,
         )
     return workflows[0]
+
+
+def _loader() -> Any:
+    """A safe YAML loader that keeps timestamps as text, as Kubernetes' YAML-to-JSON does."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return Loader
 
 
 def parse_pairs(pairs: Sequence[str]) -> dict[str, str]:

@@ -44,6 +44,8 @@ import os
 import queue
 import re
 import secrets
+import signal
+import threading
 import time
 import uuid
 from collections import deque
@@ -84,6 +86,28 @@ __all__ = ["Engine", "Reporter"]
 
 _STRFTIME_KEYS = "aAbBcdHIjmMpSUwWxXyYZz"
 _NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM during a run: handled as Ctrl-C is, so no process outlives the engine."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+def _on_sigterm_raise() -> Any:
+    """Turn SIGTERM into :class:`_Terminated` for the run (main thread, default handler only)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return None  # someone else handles it; leave it to them
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def _restore_sigterm(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _NodeError(Exception):
@@ -660,12 +684,20 @@ class Engine:
             parent=None,
             on_done=entry_done,
         )
+        previous = _on_sigterm_raise()
         try:
             self._loop()
-        except KeyboardInterrupt:
-            self._stop()
+        except KeyboardInterrupt as exc:
+            self._stop("stopped by SIGTERM" if isinstance(exc, _Terminated) else None)
+        except BaseException:
+            # A bug in the engine must not leave processes running behind it.
+            self.stopping = True
+            for handle in list(self.running):
+                handle.stop()
+            raise
         finally:
             self.pool.shutdown(wait=True)
+            _restore_sigterm(previous)
         return self._result(root)
 
     def _run_exit_handler(self, template: str) -> None:
@@ -741,11 +773,12 @@ class Engine:
                 node.finished_at = node.finished_at or _now()
                 rec.write_node(node.snapshot())
 
-    def _stop(self) -> None:
-        """Ctrl-C: stop every process, wait for the workers, record the run as Stopped."""
+    def _stop(self, reason: str | None = None) -> None:
+        """Ctrl-C (or SIGTERM): stop every process, wait for the workers, record Stopped."""
+        reason = reason or "stopped by the user (Ctrl-C)"
         self.stopping = True
         self.status = "Stopped"
-        self.message = "stopped by the user (Ctrl-C)"
+        self.message = reason
         while True:
             try:
                 for handle in list(self.running):
@@ -763,7 +796,7 @@ class Engine:
                 callback()
         self._mark_unfinished("stopped")
         self.status = "Stopped"
-        self.message = "stopped by the user (Ctrl-C)"
+        self.message = reason
 
     def _result(self, root: _Node) -> LocalRun:
         finished = _now()
@@ -1151,6 +1184,12 @@ class _Loop:
             if child.phase in FAILED_OR_ERROR:
                 phase = child.phase
                 message = f"child '{child.display_name}' {child.phase.lower()}"
+        # Argo keeps a loop's outputs only in its scope; the record gets them too, as the
+        # JSON lists a later task would receive.
+        prefix = "outputs.parameters."
+        for key, value in _aggregate_scope("", self.group.children).items():
+            if key.startswith(f".{prefix}"):
+                self.group.outputs[key[len(prefix) + 1 :]] = value
         self.engine.finish(self.group, phase, message)
 
 

@@ -267,18 +267,20 @@ def to_dot(manifest: Mapping[str, Any]) -> str:
         '  graph [fontname="Helvetica"];',
         '  node [shape=box, style="rounded", fontname="Helvetica"];',
         '  edge [fontname="Helvetica", fontsize=10];',
-        f'  label="{_dot_text(graph.root.label)}";',
     ]
-    anchors: dict[str, str] = {}
+    first_item = graph.root.items[0] if graph.root.items else None
+    if not (isinstance(first_item, _Cluster) and first_item.label == graph.root.label):
+        lines.append(f'  label="{_dot_text(graph.root.label)}";')
+    # An edge into a box points at its first node, an edge out of it leaves from its last
+    # one (clipped at the box's border), so dot ranks what follows a box below all of it.
+    heads: dict[str, str] = {}
+    tails: dict[str, str] = {}
 
-    def first_node(cluster: _Cluster) -> str | None:
+    def leaves(cluster: _Cluster) -> list[str]:
+        found: list[str] = []
         for item in cluster.items:
-            if isinstance(item, _Node):
-                return item.id
-            found = first_node(item)
-            if found:
-                return found
-        return None
+            found.extend([item.id] if isinstance(item, _Node) else leaves(item))
+        return found
 
     def emit(item: _Node | _Cluster, depth: int) -> None:
         pad = "  " * depth
@@ -286,11 +288,12 @@ def to_dot(manifest: Mapping[str, Any]) -> str:
             lines.append(f"{pad}subgraph cluster_{item.id} {{")
             lines.append(f'{pad}  label="{_dot_text(item.label)}";')
             lines.append(f'{pad}  style="rounded,dashed";')
-            anchor = first_node(item)
-            if anchor is None:
-                anchor = f"{item.id}_empty"
-                lines.append(f'{pad}  {anchor} [label="(empty)", shape=plaintext];')
-            anchors[item.id] = anchor
+            inside = leaves(item)
+            if not inside:
+                inside = [f"{item.id}_empty"]
+                lines.append(f'{pad}  {inside[0]} [label="(empty)", shape=plaintext];')
+            heads[item.id] = inside[0]
+            tails[item.id] = inside[-1]
             for sub in item.items:
                 emit(sub, depth + 1)
             lines.append(f"{pad}}}")
@@ -306,18 +309,16 @@ def to_dot(manifest: Mapping[str, Any]) -> str:
         emit(item, 1)
     for source, target, label, dotted in graph.edges:
         attrs = []
-        tail = anchors.get(source, source)
-        head = anchors.get(target, target)
-        if source in anchors:
+        if source in tails:
             attrs.append(f"ltail=cluster_{source}")
-        if target in anchors:
+        if target in heads:
             attrs.append(f"lhead=cluster_{target}")
         if label:
             attrs.append(f'label="{_dot_text(label)}"')
         if dotted:
             attrs.append("style=dotted")
         suffix = f" [{', '.join(attrs)}]" if attrs else ""
-        lines.append(f"  {tail} -> {head}{suffix};")
+        lines.append(f"  {tails.get(source, source)} -> {heads.get(target, target)}{suffix};")
     lines.append("}")
     return "\n".join(lines) + "\n"
 

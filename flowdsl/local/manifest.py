@@ -12,7 +12,9 @@ Refused (there is no cluster to do them): artifacts anywhere (inputs, outputs, a
 ``archiveLocation``, ``artifactRepositoryRef``), ``resource``, ``suspend``, ``containerSet``,
 ``data``, ``http`` and ``plugin`` templates, ``sidecars``, ``initContainers``, daemon
 templates, ``templateRef`` / ``workflowTemplateRef`` (templates that live in the cluster),
-lifecycle ``hooks``, and parameter values read from a ConfigMap or supplied by a person.
+lifecycle ``hooks``, a ``retryStrategy`` on a dag or steps template (retries apply to
+container and script templates), and parameter values read from a ConfigMap or supplied
+by a person.
 
 Ignored, because they do not change what a run computes (the image included, which is
 said once in the output): resources, node selectors, tolerations, affinity, volumes and

@@ -98,7 +98,8 @@ class NodeRecord:
         phase: Argo's node phase.
         message: why the node failed, errored, or was skipped or omitted.
         inputs: input parameter values, after substitution.
-        outputs: output parameter values (text).
+        outputs: output parameter values (text); for a loop (``TaskGroup``), each output of
+            its items as the JSON list Argo aggregates (``tasks.X.outputs.parameters.P``).
         result: ``outputs.result`` (stdout, trimmed as Argo does) for leaf nodes.
         exit_code: the last attempt's exit code (leaf nodes).
         attempts: every attempt of a leaf node, first to last.

@@ -54,7 +54,8 @@ def write_json(path: Path, data: Any) -> None:
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
+            # default=str: a YAML manifest may hold dates (``created: 2024-01-01``).
+            json.dump(data, handle, indent=2, ensure_ascii=False, default=str)
             handle.write("\n")
         os.replace(temp, path)
     except BaseException:
@@ -85,7 +86,8 @@ def write_node(node: NodeRecord) -> None:
     """
     if node.directory is None:
         return
-    node.directory.mkdir(parents=True, exist_ok=True)
+    if not node.directory.is_dir():  # a node that errored before its first attempt
+        node.directory.mkdir(parents=True)
     (node.directory / "node.json").write_text(
         json.dumps(node.to_json(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )

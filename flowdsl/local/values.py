@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from typing import Any
 
 __all__ = ["item_label", "item_text", "parse_duration", "parse_int", "parse_number", "value_text"]
@@ -106,7 +107,9 @@ def value_text(value: Any) -> str:
         return str(int(value))
     if isinstance(value, int | float):
         return repr(value)
-    return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, date):  # a YAML timestamp parsed by a loader that keeps them
+        return value.isoformat()
+    return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def item_text(item: Any) -> str:
