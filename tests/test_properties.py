@@ -91,3 +91,31 @@ def test_random_flows_compile_to_valid_argo(plan: list[tuple[str, int, int, int]
     assert len(leaves) == len(used)
     dag = doc["spec"]["templates"][0]["dag"]["tasks"]
     assert len(dag) == len(plan)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["seed", "combine", "bump", "bump-opt", "pair"]),
+            st.integers(min_value=0, max_value=1000),
+            st.integers(min_value=0, max_value=1000),
+            st.integers(min_value=-5, max_value=5),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_random_flows_run_locally_like_python(plan: list[tuple[str, int, int, int]]) -> None:
+    """The compiled manifest, run by the local engine, gives what calling the functions in
+    order gives (the same values through Argo's parameters, templates and runtime)."""
+    import tempfile
+    from pathlib import Path
+
+    import flowdsl
+
+    random_flow, expected = build(plan)
+    with tempfile.TemporaryDirectory() as tmp:
+        run = flowdsl.run(random_flow, progress="off", run_dir=Path(tmp) / "run")
+        assert run.status == "Succeeded", run.local.message
+        assert run.result == expected
