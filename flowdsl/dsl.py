@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import copy
 import dataclasses
 import difflib
 import inspect
@@ -24,7 +25,7 @@ import re
 import sys
 import types
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, NoReturn, TypeVar, overload
 
@@ -1955,6 +1956,8 @@ class Flow(Generic[P, R]):
         code: CodeMode,
         on_exit: Task[Any, Any] | None = None,
         fail_fast: bool = True,
+        schedule: Any = None,
+        triggers: Sequence[Any] = (),
     ) -> None:
         self.__wrapped__ = fn
         for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
@@ -1998,6 +2001,8 @@ class Flow(Generic[P, R]):
             )
         self.on_exit = on_exit
         self.flow_options = FlowOptions(image=image, code=code, fail_fast=fail_fast)
+        if schedule is not None or triggers:
+            self.flow_options = self._scheduling(schedule, triggers)
         self.description, arg_docs = _docstring_args(fn.__doc__)
         hints = _hints(fn, kind="flow", name=self.name, location=self.location)
         self._params = self._flow_params(fn, hints, arg_docs)
@@ -2057,6 +2062,40 @@ class Flow(Generic[P, R]):
     def params(self) -> tuple[FlowParam, ...]:
         """The flow's parameters, as exposed to Argo."""
         return self._params
+
+    def _scheduling(self, schedule: Any, triggers: Sequence[Any]) -> FlowOptions:
+        """The flow's options with a schedule and triggers, checked by flowdsl.scheduling."""
+        from flowdsl.scheduling import as_schedule, as_triggers
+
+        return dataclasses.replace(
+            self.flow_options,
+            schedule=None if schedule is None else as_schedule(schedule, self),
+            triggers=as_triggers(triggers, self),
+        )
+
+    def with_options(self, **changes: Any) -> Flow[P, R]:
+        """A copy of this flow with other flow options (``schedule=...``, ``image=...``).
+
+        The copy is the same flow (same body, parameters and name) configured differently,
+        e.g. a schedule per environment: ``flowdsl.schedule(nightly, "0 3 * * *")``.
+        """
+        clone = copy.copy(self)
+        schedule = changes.pop("schedule", self.flow_options.schedule)
+        triggers = changes.pop("triggers", self.flow_options.triggers)
+        unknown = set(changes) - {"image", "code", "fail_fast"}
+        if unknown:
+            raise OptionError(
+                f"unknown flow option(s): {', '.join(sorted(unknown))}",
+                fix="valid options: image, code, fail_fast, schedule, triggers",
+                flow=self.name,
+                location=self.location,
+            )
+        clone.flow_options = dataclasses.replace(self.flow_options, **changes)
+        if schedule is not None or triggers:
+            clone.flow_options = clone._scheduling(schedule, triggers)
+        else:
+            clone.flow_options = dataclasses.replace(clone.flow_options, schedule=None, triggers=())
+        return clone
 
     def trace(self) -> FlowGraph:
         """Trace the flow body into its graph (no task runs).
@@ -2121,6 +2160,8 @@ def flow(
     code: CodeMode = "auto",
     on_exit: Task[Any, Any] | None = None,
     fail_fast: bool = True,
+    schedule: Any = None,
+    triggers: Sequence[Any] = (),
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 
@@ -2133,6 +2174,8 @@ def flow(
     code: CodeMode = "auto",
     on_exit: Task[Any, Any] | None = None,
     fail_fast: bool = True,
+    schedule: Any = None,
+    triggers: Sequence[Any] = (),
 ) -> Flow[P, R] | Callable[[Callable[P, R]], Flow[P, R]]:
     """Declare a flow: a workflow whose body calls tasks.
 
@@ -2153,6 +2196,9 @@ def flow(
             (``list[flowdsl.Failure]``), and flow parameters by name.
         fail_fast: stop starting new tasks once one fails (default); ``False`` lets
             independent branches run to the end.
+        schedule: a cron string or a ``flowdsl.Schedule``: the flow also compiles to a
+            CronWorkflow (see docs/scheduling.md).
+        triggers: event triggers that start the flow (Argo Events Sensors).
 
     Raises:
         AnnotationError: a hint is missing or not supported.
@@ -2165,11 +2211,13 @@ def flow(
         "code": code,
         "on_exit": on_exit,
         "fail_fast": fail_fast,
+        "schedule": schedule,
+        "triggers": triggers,
     }
     if fn is not None:
-        return Flow(fn, **options)  # type: ignore[arg-type]
+        return Flow(fn, **options)
 
     def decorate(inner: Callable[P, R]) -> Flow[P, R]:
-        return Flow(inner, **options)  # type: ignore[arg-type]
+        return Flow(inner, **options)
 
     return decorate

@@ -104,11 +104,17 @@ class FlowOptions:
         code: how task code reaches the pod (see :data:`CodeMode`).
         fail_fast: stop scheduling new tasks once one fails (Argo's DAG ``failFast``);
             ``False`` lets independent branches finish.
+        schedule: a ``flowdsl.scheduling.Schedule`` (the flow also compiles to a
+            CronWorkflow), or ``None``.
+        triggers: event triggers (``flowdsl.scheduling`` / ``flowdsl.triggers`` values) that
+            start the flow.
     """
 
     image: str | None = None
     code: CodeMode = "auto"
     fail_fast: bool = True
+    schedule: Any = None
+    triggers: tuple[Any, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
