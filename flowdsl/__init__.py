@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from flowdsl._emit_models import to_json, to_yaml
     from flowdsl._run import FlowRun, run
     from flowdsl.client import submit
+    from flowdsl.context import RunContext, current
     from flowdsl.dsl import (
         Cond,
         Flow,
@@ -68,6 +69,7 @@ __all__ = [
     "ParameterError",
     "PayloadError",
     "Ref",
+    "RunContext",
     "RunError",
     "RunStatus",
     "TargetError",
@@ -76,6 +78,7 @@ __all__ = [
     "__version__",
     "compile",
     "compile_dict",
+    "current",
     "flow",
     "fused",
     "otherwise",
@@ -103,6 +106,8 @@ _LAZY = {
     "RunStatus": ("flowdsl.types", "RunStatus"),
     "Failure": ("flowdsl.types", "Failure"),
     "run": ("flowdsl._run", "run"),
+    "current": ("flowdsl.context", "current"),
+    "RunContext": ("flowdsl.context", "RunContext"),
     "submit": ("flowdsl.client", "submit"),
     "FlowRun": ("flowdsl._run", "FlowRun"),
     "task": ("flowdsl.dsl", "task"),

@@ -66,20 +66,32 @@ def parse_params(flow: Flow[Any, Any], pairs: Sequence[str]) -> dict[str, Any]:
 
 
 def load_manifest(
-    target: str, params: Sequence[str] = (), kind: str = "workflow"
+    target: str,
+    params: Sequence[str] = (),
+    kind: str = "workflow",
+    *,
+    image_fallback: str | None = None,
 ) -> dict[str, Any]:
-    """A manifest from a TARGET: a YAML/JSON manifest file, or a flow compiled on the spot."""
+    """A manifest from a TARGET: a YAML/JSON manifest file, or a flow compiled on the spot.
+
+    ``image_fallback`` is the image of tasks that name none (for local runs, which ignore it).
+    """
     if target.endswith((".yaml", ".yml", ".json")):
         from flowdsl.local.commands import read_manifest_file
 
         return read_manifest_file(target)
-    from flowdsl._compile import compile_dict
+    from flowdsl._compile import compile_graph_dict
     from flowdsl._target import load_flow
     from flowdsl.lower import Kind
 
     flow = load_flow(target)
     manifest_kind: Kind = "template" if kind == "template" else "workflow"
-    return compile_dict(flow, kind=manifest_kind, params=parse_params(flow, params))
+    return compile_graph_dict(
+        flow.trace(),
+        kind=manifest_kind,
+        params=parse_params(flow, params),
+        image_fallback=image_fallback,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -99,6 +111,17 @@ def _compile(args: argparse.Namespace) -> int:
             handle.write(text)
     else:
         sys.stdout.write(text)
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from flowdsl._init_project import init_project
+
+    lines: list[str] = []
+    init_project(Path(args.directory), out=lines)
+    print("\n".join(lines))
     return 0
 
 
@@ -157,6 +180,16 @@ def build_parser(flow: Flow[Any, Any] | None = None) -> argparse.ArgumentParser:
     compile_cmd.add_argument("--format", choices=["yaml", "json"], default="yaml")
     _add_params(compile_cmd)
     compile_cmd.set_defaults(handler=_compile)
+
+    init_cmd = commands.add_parser(
+        "init",
+        help="write a starter [tool.flowdsl], a Dockerfile and a .dockerignore",
+        description="Get a project onto a cluster: a starter [tool.flowdsl] section in "
+        "pyproject.toml, a Dockerfile (this Python version, the project and flowdsl "
+        "installed) and a .dockerignore. Existing files are never overwritten.",
+    )
+    init_cmd.add_argument("directory", nargs="?", default=".", help="the project (default: .)")
+    init_cmd.set_defaults(handler=_init)
 
     # Each command module registers its sub-commands; their handlers import their work.
     from flowdsl.client.commands import register as register_client

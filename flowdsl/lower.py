@@ -33,6 +33,7 @@ from typing import Any, Literal, TypeAlias
 from hera.workflows import models as m
 
 from flowdsl import types as codecs
+from flowdsl.context import ENV as CONTEXT_ENV
 from flowdsl.errors import CompileError, FlowDSLError, ParameterError
 from flowdsl.ir import (
     NO_DEFAULT,
@@ -537,6 +538,8 @@ def _leaf_template(
     args = ["--outputs", OUTPUTS_DIR]
     for param in task.params:
         args += ["--input", f"{param.name}={{{{inputs.parameters.{param.name}}}}}"]
+    options = call.options
+    env = _context_env(task.name, retried=options.retries is not None)
     container: m.Container | None = None
     script: m.ScriptTemplate | None = None
     if _by_value(graph, task):
@@ -546,6 +549,7 @@ def _leaf_template(
             image=image,
             command=list(RUNTIME_COMMAND),
             args=[*args, "--payload"],
+            env=env,
             source=dump(task.fn, dict(task.hints)),
         )
     else:
@@ -553,8 +557,8 @@ def _leaf_template(
             image=image,
             command=list(RUNTIME_COMMAND),
             args=["--function", f"{task.module}:{task.qualname}", *args],
+            env=env,
         )
-    options = call.options
     return m.Template(
         name=name,
         inputs=m.Inputs(parameters=inputs) if inputs else None,
@@ -566,6 +570,20 @@ def _leaf_template(
         else None,
         active_deadline_seconds=options.timeout,  # type: ignore[arg-type]
     )
+
+
+def _context_env(task: str, *, retried: bool) -> list[m.EnvVar]:
+    """The run context every pod gets (read by ``flowdsl.current()``; see flowdsl/context.py)."""
+    values = {
+        "workflow": "{{workflow.name}}",
+        "workflow_uid": "{{workflow.uid}}",
+        "namespace": "{{workflow.namespace}}",
+        "task": task,
+        "pod": "{{pod.name}}",
+    }
+    if retried:  # Argo defines {{retries}} only in templates with a retryStrategy
+        values["attempt"] = "{{retries}}"
+    return [m.EnvVar(name=CONTEXT_ENV[field], value=value) for field, value in values.items()]
 
 
 def _by_value(graph: FlowGraph, task: TaskDef) -> bool:

@@ -118,18 +118,23 @@ def _manifest_of(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, st
     """The manifest a command works on, and the -p values still to apply to it."""
     flow = getattr(args, "flow", None)
     pairs: Sequence[str] = getattr(args, "param", None) or []
+    # Images are ignored locally, so a flow still under development need not name one.
+    from flowdsl._run import LOCAL_IMAGE
+
     if flow is not None:
-        from flowdsl._compile import compile_dict
+        from flowdsl._compile import compile_graph_dict
         from flowdsl.cli import parse_params
 
-        return compile_dict(flow, kind="workflow", params=parse_params(flow, pairs)), None
+        params = parse_params(flow, pairs)
+        doc = compile_graph_dict(flow.trace(), params=params, image_fallback=LOCAL_IMAGE)
+        return doc, None
     target: str = args.target
     if _is_manifest_file(target):
         return read_manifest_file(target), parse_pairs(pairs)
     # NOTE: the seam for Python targets: the CLI compiles them (with typed -p values).
     from flowdsl.cli import load_manifest
 
-    return load_manifest(target, pairs), None
+    return load_manifest(target, pairs, image_fallback=LOCAL_IMAGE), None
 
 
 def _print(text: str) -> None:
