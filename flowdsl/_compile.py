@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from hera.workflows import models as m
 
-from flowdsl.dsl import Flow
+from flowdsl._lower_options import Layers
+from flowdsl.config import ProjectConfig, load_config
+from flowdsl.dsl import Flow, option_layers
 from flowdsl.errors import CompileError
 from flowdsl.ir import FlowGraph
 from flowdsl.lint import lint
 from flowdsl.lower import Kind, lower, to_dict
 
-__all__ = ["compile", "compile_dict", "compile_graph_dict"]
+#: What ``config=`` accepts: a loaded configuration, a file, or None (find pyproject.toml).
+ConfigSource = ProjectConfig | str | Path | None
+
+__all__ = ["compile", "compile_dict", "compile_graph_dict", "layers", "project_config"]
 
 
 def _check_flow(target: object) -> Flow[Any, Any]:
@@ -25,10 +33,47 @@ def _check_flow(target: object) -> Flow[Any, Any]:
     return target
 
 
+def project_config(flow: Flow[Any, Any] | None, config: ConfigSource = None) -> ProjectConfig:
+    """The project configuration for ``flow``.
+
+    The file given, else the ``pyproject.toml`` nearest to the flow's source file (then to
+    the current directory).
+    """
+    if isinstance(config, ProjectConfig):
+        return config
+    if config is not None:
+        return load_config(config)
+    start = None
+    if flow is not None:
+        module = sys.modules.get(flow.__wrapped__.__module__)
+        source = getattr(module, "__file__", None)
+        if source:
+            start = Path(source).resolve().parent
+    return load_config(start=start)
+
+
+def layers(config: ProjectConfig) -> Layers:
+    """The precedence levels the configuration contributes to lowering."""
+    tasks, workflow = option_layers(config.defaults)
+    profiles = {name: option_layers(values)[0] for name, values in config.profiles.items()}
+    source = str(config.path) if config.path is not None else None
+    return Layers(profiles=profiles, tasks=tasks, workflow=workflow, source=source)
+
+
+def _with_project_code(graph: FlowGraph, config: ProjectConfig) -> FlowGraph:
+    # `code` in [tool.flowdsl] applies to flows that leave it at its default ("auto").
+    code = config.defaults.get("code")
+    if code is None or graph.options.code != "auto":
+        return graph
+    return dataclasses.replace(graph, options=dataclasses.replace(graph.options, code=code))
+
+
 def compile(
     flow: Flow[Any, Any],
     kind: Kind = "workflow",
     params: Mapping[str, Any] | None = None,
+    *,
+    config: ConfigSource = None,
 ) -> m.Workflow | m.WorkflowTemplate:
     """Compile a flow to a Hera ``Workflow`` or ``WorkflowTemplate`` model.
 
@@ -39,22 +84,49 @@ def compile(
         flow: a ``@flow``.
         kind: ``"workflow"`` or ``"template"`` (a WorkflowTemplate).
         params: values for flow parameters (Python values), overriding defaults.
+        config: the project configuration: a ``ProjectConfig``, a file, or None for the
+            ``pyproject.toml`` nearest to the flow's source (``[tool.flowdsl]``).
 
     Raises:
-        TraceError, ParameterError, CompileError: what the flow or the values got wrong.
+        TraceError, ParameterError, CompileError, OptionError: what the flow, the values or
+            the configuration got wrong.
     """
-    model = lower(_check_flow(flow).trace(), kind=kind, arguments=params)
+    model = _lower(_check_flow(flow), kind=kind, params=params, config=config, image_fallback=None)
     lint(to_dict(model))
     return model
+
+
+def _lower(
+    flow: Flow[Any, Any] | None,
+    *,
+    kind: Kind,
+    params: Mapping[str, Any] | None,
+    config: ConfigSource,
+    image_fallback: str | None,
+    graph: FlowGraph | None = None,
+) -> m.Workflow | m.WorkflowTemplate:
+    project = project_config(flow, config)
+    traced = graph if graph is not None else flow.trace()  # type: ignore[union-attr]
+    return lower(
+        _with_project_code(traced, project),
+        kind=kind,
+        arguments=params,
+        image_fallback=image_fallback,
+        layers=layers(project),
+    )
 
 
 def compile_dict(
     flow: Flow[Any, Any],
     kind: Kind = "workflow",
     params: Mapping[str, Any] | None = None,
+    *,
+    config: ConfigSource = None,
 ) -> dict[str, Any]:
     """Like :func:`compile`, returning the manifest as plain data (Argo's field names)."""
-    doc = to_dict(lower(_check_flow(flow).trace(), kind=kind, arguments=params))
+    doc = to_dict(
+        _lower(_check_flow(flow), kind=kind, params=params, config=config, image_fallback=None)
+    )
     lint(doc)
     return doc
 
@@ -65,8 +137,19 @@ def compile_graph_dict(
     params: Mapping[str, Any] | None = None,
     *,
     image_fallback: str | None = None,
+    flow: Flow[Any, Any] | None = None,
+    config: ConfigSource = None,
 ) -> dict[str, Any]:
     """Lower and lint an already traced flow (the local engine supplies an image fallback)."""
-    doc = to_dict(lower(graph, kind=kind, arguments=params, image_fallback=image_fallback))
+    doc = to_dict(
+        _lower(
+            flow,
+            kind=kind,
+            params=params,
+            config=config,
+            image_fallback=image_fallback,
+            graph=graph,
+        )
+    )
     lint(doc)
     return doc

@@ -139,7 +139,9 @@ def run(
     from flowdsl.local import run_manifest
 
     graph = flow.trace()
-    doc = compile_graph_dict(graph, kind="workflow", params=params, image_fallback=LOCAL_IMAGE)
+    doc = compile_graph_dict(
+        graph, kind="workflow", params=params, image_fallback=LOCAL_IMAGE, flow=flow
+    )
     local = run_manifest(doc, run_dir=run_dir, progress=progress)
     return FlowRun(
         flow=flow.name,

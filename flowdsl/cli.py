@@ -91,6 +91,7 @@ def load_manifest(
         kind=manifest_kind,
         params=parse_params(flow, params),
         image_fallback=image_fallback,
+        flow=flow,
     )
 
 
@@ -104,7 +105,15 @@ def _compile(args: argparse.Namespace) -> int:
     from flowdsl.emit import to_json, to_yaml
 
     flow = _flow_of(args)
-    doc = compile_dict(flow, kind=args.kind, params=parse_params(flow, args.param))
+    params = parse_params(flow, args.param)
+    doc: Any
+    if args.kind in ("cron", "all"):
+        from flowdsl._cron import compile_documents
+
+        docs = compile_documents(flow, args.kind, params, config=args.config)
+        doc = docs[0] if len(docs) == 1 else docs
+    else:
+        doc = compile_dict(flow, kind=args.kind, params=params, config=args.config)
     text = to_json(doc) if args.format == "json" else to_yaml(doc)
     if args.output and args.output != "-":
         with open(args.output, "w", encoding="utf-8") as handle:
@@ -173,11 +182,18 @@ def build_parser(flow: Flow[Any, Any] | None = None) -> argparse.ArgumentParser:
     compile_cmd.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not stdout")
     compile_cmd.add_argument(
         "--kind",
-        choices=["workflow", "template"],
+        choices=["workflow", "template", "cron", "all"],
         default="workflow",
-        help="Workflow (default) or WorkflowTemplate",
+        help="Workflow (default), WorkflowTemplate, CronWorkflow (a scheduled flow), or all: "
+        "the WorkflowTemplate and the flow's CronWorkflow, Sensor and WorkflowEventBindings "
+        "as one multi-document YAML",
     )
     compile_cmd.add_argument("--format", choices=["yaml", "json"], default="yaml")
+    compile_cmd.add_argument(
+        "--config",
+        metavar="FILE",
+        help="project configuration to use instead of the nearest pyproject.toml's [tool.flowdsl]",
+    )
     _add_params(compile_cmd)
     compile_cmd.set_defaults(handler=_compile)
 

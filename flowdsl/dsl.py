@@ -20,6 +20,7 @@ import copy
 import dataclasses
 import difflib
 import inspect
+import json
 import os
 import re
 import sys
@@ -63,9 +64,11 @@ from flowdsl.ir import (
     TaskOptions,
     TaskParam,
     Value,
+    WorkflowOptions,
     WorkflowVar,
     condition_repr,
     list_of,
+    options_repr,
     type_repr,
 )
 from flowdsl.names import MAX_GENERATE_NAME, Namespace, dns_name, is_parameter_name
@@ -144,100 +147,142 @@ def _caller_location() -> str:
     return f"{_display_path(frame.f_code.co_filename)}:{frame.f_lineno}"
 
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
 def parse_duration(value: object, *, option: str, **where: str | None) -> int:
     """Seconds in a duration given as ``"2h"``, ``"1h30m"``, ``"90s"`` or a number of seconds.
 
     Raises:
         OptionError: the value is not a positive duration.
     """
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise OptionError(
-            f"option '{option}' must be a duration (got {value!r} of type {type(value).__name__})",
-            fix=f'write e.g. {option}="2h", "30m", "1h30m" or a number of seconds',
-            **where,
-        )
-    if isinstance(value, str):
-        text = value.strip()
-        parts = _DURATION_PART.findall(text)
-        if not parts or "".join(n + u for n, u in parts) != text:
-            raise OptionError(
-                f"option '{option}' is not a duration: {value!r} (expected a number followed "
-                "by a unit of ms, s, m, h or d, e.g. '1h30m')",
-                fix=f'write e.g. {option}="2h"',
-                **where,
-            )
-        seconds = sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
-    else:
-        seconds = float(value)
-    if seconds < 1 or seconds != int(seconds):
-        raise OptionError(
-            f"option '{option}' must be a whole number of seconds, at least 1 (got {value!r})",
-            fix=f'write e.g. {option}="30s"',
-            **where,
-        )
-    return int(seconds)
+    from flowdsl.options import check_duration
+
+    return check_duration(value, option=option, **where)
 
 
-_TASK_OPTION_NAMES = ("image", "retries", "timeout", "parallelism", "continue_on_failure")
+#: Options of a flow that apply to the whole workflow, not to its tasks.
+_WORKFLOW_OPTIONS = (
+    "labels",
+    "annotations",
+    "parallelism",
+    "service_account",
+    "priority_class",
+    "volumes",
+    "workflow_timeout",
+    "pod_gc",
+    "max_concurrent",
+)
+
+
+def _freeze(name: str, value: Any) -> Any:
+    """The hashable IR form of a checked option value (see ``ir.TaskOptions``)."""
+    if value is None:
+        return None
+    if name == "affinity":
+        return json.dumps(value, sort_keys=True)
+    if isinstance(value, Mapping):
+        return tuple(value.items())
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _checked(name: str, value: Any, **where: str | None) -> Any:
+    from flowdsl.options import check_option
+
+    try:
+        return _freeze(name, check_option(name, value))
+    except OptionError as exc:
+        raise OptionError(exc.problem, fix=exc.fix, **where) from None
 
 
 def _task_options(
     base: TaskOptions, overrides: Mapping[str, Any], *, task: str, location: str
 ) -> TaskOptions:
     """``base`` with ``overrides`` applied, each override checked."""
+    from flowdsl.options import TASK_OPTIONS
+
     changes: dict[str, Any] = {}
-    for key, given in overrides.items():
-        value = given
-        if key not in _TASK_OPTION_NAMES:
-            close = difflib.get_close_matches(key, _TASK_OPTION_NAMES, n=1)
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "profile":
+            if not isinstance(value, str) or not value:
+                raise OptionError(
+                    f"option 'profile' must be the name of a profile (got {value!r})",
+                    fix='write e.g. profile="gpu-large", defined under '
+                    "[tool.flowdsl.profiles.gpu-large] in pyproject.toml",
+                    task=task,
+                    location=location,
+                )
+            changes[key] = value
+            continue
+        if key not in TASK_OPTIONS and key in (*_WORKFLOW_OPTIONS, "code", "fail_fast"):
+            raise OptionError(
+                f"option '{key}' applies to a whole workflow, not to one task",
+                fix=f"set it on the flow: @flow({key}=...)",
+                task=task,
+                location=location,
+            )
+        if key not in TASK_OPTIONS:
+            valid = (*TASK_OPTIONS, "profile")
+            close = difflib.get_close_matches(key, valid, n=1)
             hint = f"did you mean '{close[0]}'? " if close else ""
             raise OptionError(
                 f"unknown option '{key}'",
-                fix=f"{hint}valid options: {', '.join(_TASK_OPTION_NAMES)}",
+                fix=f"{hint}valid options: {', '.join(valid)}",
                 task=task,
                 location=location,
             )
+        changes[key] = _checked(key, value, task=task, location=location)
+    return dataclasses.replace(base, **changes)
+
+
+def option_layers(values: Mapping[str, Any]) -> tuple[TaskOptions, WorkflowOptions]:
+    """Task and workflow options from already checked values (a profile, project defaults).
+
+    Flow-only switches that are not options of either level (``code``, ``fail_fast``) are
+    left out: the caller applies them.
+    """
+    tasks = {k: _freeze(k, v) for k, v in values.items() if k in TaskOptions.__dataclass_fields__}
+    workflow = {
+        k: _freeze(k, v)
+        for k, v in values.items()
+        if k in _WORKFLOW_OPTIONS and k in WorkflowOptions.__dataclass_fields__
+    }
+    for name in workflow:
+        tasks.pop(name, None)  # e.g. labels at project level label workflows
+    return TaskOptions(**tasks), WorkflowOptions(**workflow)
+
+
+def _flow_options(
+    options: Mapping[str, Any], *, flow: str, location: str
+) -> tuple[TaskOptions, WorkflowOptions]:
+    """Split a flow's options into task defaults and workflow options, each checked."""
+    tasks: dict[str, Any] = {}
+    workflow: dict[str, Any] = {}
+    for key, value in options.items():
         if value is None:
             continue
-        if key == "image":
-            if not isinstance(value, str) or not value.strip():
-                raise OptionError(
-                    f"option 'image' must be a non-empty string (got {value!r})",
-                    fix='write e.g. image="ghcr.io/acme/pipeline:1.0"',
-                    task=task,
-                    location=location,
-                )
-        elif key == "retries":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise OptionError(
-                    f"option 'retries' must be a whole number >= 0 (got {value!r})",
-                    fix="write e.g. retries=3",
-                    task=task,
-                    location=location,
-                )
-        elif key == "timeout":
-            value = parse_duration(value, option="timeout", task=task, location=location)
-        elif key == "parallelism":
+        if key == "max_concurrent":
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise OptionError(
-                    f"option 'parallelism' must be a whole number >= 1 (got {value!r})",
-                    fix="write e.g. parallelism=4 (how many items of a map run at once)",
-                    task=task,
+                    f"option 'max_concurrent' must be a whole number >= 1 (got {value!r})",
+                    fix="write max_concurrent=1 so that no two runs of the flow overlap",
+                    flow=flow,
                     location=location,
                 )
-        elif key == "continue_on_failure" and not isinstance(value, bool):
+            workflow[key] = value
+        elif key in _WORKFLOW_OPTIONS:
+            workflow[key] = _checked(key, value, flow=flow, location=location)
+        elif key == "profile":
             raise OptionError(
-                f"option 'continue_on_failure' must be True or False (got {value!r})",
-                fix="write continue_on_failure=True",
-                task=task,
+                "option 'profile' chooses a machine type for a task",
+                fix="set it on the task: @task(profile=...) or task.options(profile=...)",
+                flow=flow,
                 location=location,
             )
-        changes[key] = value
-    return dataclasses.replace(base, **changes)
+        else:
+            tasks[key] = _checked(key, value, flow=flow, location=location)
+    return TaskOptions(**tasks), WorkflowOptions(**workflow)
 
 
 # --------------------------------------------------------------------------------------------
@@ -486,15 +531,7 @@ def task(fn: Callable[P, R], /) -> Task[P, R]: ...
 
 
 @overload
-def task(
-    *,
-    name: str | None = None,
-    image: str | None = None,
-    retries: int | None = None,
-    timeout: str | int | None = None,
-    parallelism: int | None = None,
-    continue_on_failure: bool | None = None,
-) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+def task(*, name: str | None = None, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
 def task(
@@ -513,9 +550,13 @@ def task(
     Args:
         fn: the function (when used bare).
         name: the Argo name of the task (default: the function name, ``_`` -> ``-``).
-        **options: ``image``, ``retries`` (retry limit), ``timeout`` (``"2h"``, ``"90s"``),
-            ``parallelism`` (items of a map run at once), ``continue_on_failure`` (a failure
-            does not fail the flow; only calls needing this call's outputs are skipped).
+        **options: execution options (docs/options.md): ``image``, ``image_pull_policy``,
+            ``resources`` (``Resources(cpu=..., memory=..., gpu=...)``), ``node_selector``,
+            ``tolerations``, ``affinity``, ``env``, ``secrets`` (``Secret(name, key)``),
+            ``retries`` (a limit or ``Retry(...)``), ``timeout`` (``"2h"``), ``volumes``,
+            ``service_account``, ``labels``, ``annotations``, ``priority_class``, ``cache``,
+            ``parallelism`` (items of a map at once), ``continue_on_failure``, and
+            ``profile`` (a machine type from ``[tool.flowdsl.profiles]``).
 
     Raises:
         AnnotationError: a hint is missing or not supported.
@@ -1363,8 +1404,8 @@ class _Tracer:
                 **where,
             )
         wanted = group.options or (group.members[0].options if group.members else None)
-        pod_options = dataclasses.replace(callee.options, parallelism=None)
-        if wanted is not None and pod_options != dataclasses.replace(wanted, parallelism=None):
+        pod_options = callee.options.pod_options()
+        if wanted is not None and pod_options != wanted.pod_options():
             raise TraceError(
                 f"its options ({_options_text(pod_options)}) differ from the fused "
                 f"({group.name!r}) group's ({_options_text(wanted)}); the group runs in one pod "
@@ -1617,12 +1658,7 @@ class _Tracer:
 
 
 def _options_text(options: TaskOptions) -> str:
-    shown = [
-        f"{name}={getattr(options, name)!r}"
-        for name in ("image", "retries", "timeout", "continue_on_failure")
-        if getattr(options, name) not in (None, False)
-    ]
-    return ", ".join(shown) or "defaults"
+    return options_repr(options).replace(" ", ", ") or "defaults"
 
 
 @contextlib.contextmanager
@@ -1958,6 +1994,7 @@ class Flow(Generic[P, R]):
         fail_fast: bool = True,
         schedule: Any = None,
         triggers: Sequence[Any] = (),
+        options: Mapping[str, Any] | None = None,
     ) -> None:
         self.__wrapped__ = fn
         for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
@@ -2000,7 +2037,12 @@ class Flow(Generic[P, R]):
                 location=self.location,
             )
         self.on_exit = on_exit
-        self.flow_options = FlowOptions(image=image, code=code, fail_fast=fail_fast)
+        tasks, workflow = _flow_options(options or {}, flow=self.name, location=self.location)
+        if image is not None:
+            tasks = dataclasses.replace(tasks, image=image)
+        self.flow_options = FlowOptions(
+            image=image, code=code, fail_fast=fail_fast, tasks=tasks, workflow=workflow
+        )
         if schedule is not None or triggers:
             self.flow_options = self._scheduling(schedule, triggers)
         self.description, arg_docs = _docstring_args(fn.__doc__)
@@ -2162,6 +2204,7 @@ def flow(
     fail_fast: bool = True,
     schedule: Any = None,
     triggers: Sequence[Any] = (),
+    **options: Any,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 
@@ -2176,6 +2219,7 @@ def flow(
     fail_fast: bool = True,
     schedule: Any = None,
     triggers: Sequence[Any] = (),
+    **options: Any,
 ) -> Flow[P, R] | Callable[[Callable[P, R]], Flow[P, R]]:
     """Declare a flow: a workflow whose body calls tasks.
 
@@ -2199,6 +2243,11 @@ def flow(
         schedule: a cron string or a ``flowdsl.Schedule``: the flow also compiles to a
             CronWorkflow (see docs/scheduling.md).
         triggers: event triggers that start the flow (Argo Events Sensors).
+        **options: defaults for every task of the flow (the task options of ``@task``,
+            below profiles and the tasks' own), and workflow options: ``labels``,
+            ``annotations``, ``parallelism``, ``service_account``, ``priority_class``,
+            ``volumes`` (mounted in every task), ``workflow_timeout``, ``pod_gc``,
+            ``max_concurrent`` (1: no two runs overlap). See docs/options.md.
 
     Raises:
         AnnotationError: a hint is missing or not supported.
@@ -2213,6 +2262,7 @@ def flow(
         "fail_fast": fail_fast,
         "schedule": schedule,
         "triggers": triggers,
+        "options": options,
     }
     if fn is not None:
         return Flow(fn, **options)

@@ -23,6 +23,7 @@ tuple, so values are hashable and safe to share.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,9 +52,11 @@ __all__ = [
     "TaskOptions",
     "TaskParam",
     "Value",
+    "WorkflowOptions",
     "WorkflowVar",
     "condition_repr",
     "list_of",
+    "options_repr",
     "type_repr",
 ]
 
@@ -75,24 +78,113 @@ NO_DEFAULT = _NoDefault.NO_DEFAULT
 CodeMode: TypeAlias = Literal["auto", "import", "value"]
 
 
+#: A mapping option kept hashable: ``(("KEY", value), ...)`` in the order given.
+Pairs: TypeAlias = tuple[tuple[str, Any], ...]
+
+#: Options whose values are mappings, merged key by key across precedence levels.
+MAPPING_OPTIONS = ("node_selector", "env", "secrets", "labels", "annotations")
+
+
 @dataclass(frozen=True, slots=True)
 class TaskOptions:
-    """Execution options of a task, after merging decorator and call-site overrides.
+    """Execution options of a task at one precedence level (``None``: not set there).
 
-    Attributes:
-        image: container image; ``None`` means the flow's image.
-        retries: how many times Argo retries a failed pod (``retryStrategy.limit``).
-        timeout: step deadline in seconds (``activeDeadlineSeconds``).
-        parallelism: for a mapped call, how many items run at once.
-        continue_on_failure: a failure of this call does not fail the flow; calls that only
-            run ``.after()`` it still run (calls that need its outputs cannot).
+    The levels, highest first: call-site ``.options()``, the task decorator, the named
+    profile, the flow, the project configuration, the built-in defaults. The tracer records
+    the first two merged; lowering merges the rest (:meth:`over`). Values are the checked
+    forms of :mod:`flowdsl.options` (``Resources``, ``Retry``, ``Volume``, ``Cache`` ...);
+    mapping options are :data:`Pairs` and ``affinity`` is its JSON text, so that options are
+    hashable and equal options share one template.
     """
 
     image: str | None = None
-    retries: int | None = None
+    image_pull_policy: str | None = None
+    resources: Any = None
+    node_selector: Pairs | None = None
+    tolerations: tuple[Any, ...] | None = None
+    affinity: str | None = None
+    env: Pairs | None = None
+    secrets: Pairs | None = None
+    retries: Any = None
     timeout: int | None = None
+    volumes: tuple[Any, ...] | None = None
+    service_account: str | None = None
+    labels: Pairs | None = None
+    annotations: Pairs | None = None
     parallelism: int | None = None
-    continue_on_failure: bool = False
+    priority_class: str | None = None
+    cache: Any = None
+    continue_on_failure: bool | None = None
+    profile: str | None = None
+
+    def over(self, lower: TaskOptions) -> TaskOptions:
+        """These options with ``lower``'s filling what is not set here.
+
+        Mapping options merge key by key (a key set here wins); resources merge field by
+        field; every other option is taken whole from the highest level that sets it.
+        """
+        changes: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            mine, theirs = getattr(self, name), getattr(lower, name)
+            if mine is None:
+                changes[name] = theirs
+            elif theirs is not None and name in MAPPING_OPTIONS:
+                merged = dict(theirs)
+                merged.update(mine)
+                changes[name] = tuple(merged.items())
+            elif theirs is not None and name == "resources":
+                changes[name] = mine.merged_over(theirs)
+            else:
+                changes[name] = mine
+        return TaskOptions(**changes)
+
+    def pod_options(self) -> TaskOptions:
+        """These options without those of the call rather than of its pod.
+
+        Map parallelism and continue-on-failure do not change the pod, so they do not split
+        templates.
+        """
+        return dataclasses.replace(self, parallelism=None, continue_on_failure=None)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowOptions:
+    """Options that apply to a whole workflow (``None``: not set at this level).
+
+    Attributes:
+        labels: labels of the Workflow object (and of CronWorkflow runs).
+        annotations: annotations of the Workflow object.
+        parallelism: most pods of the workflow running at once.
+        service_account: the service account of the workflow's pods.
+        priority_class: the priority class of the workflow's pods.
+        volumes: volumes mounted in every task (claims become volumeClaimTemplates).
+        workflow_timeout: the workflow's deadline in seconds (``activeDeadlineSeconds``).
+        pod_gc: when Argo deletes finished pods.
+        max_concurrent: most runs of this flow at once (1: a mutex; more: a semaphore).
+    """
+
+    labels: Pairs | None = None
+    annotations: Pairs | None = None
+    parallelism: int | None = None
+    service_account: str | None = None
+    priority_class: str | None = None
+    volumes: tuple[Any, ...] | None = None
+    workflow_timeout: int | None = None
+    pod_gc: str | None = None
+    max_concurrent: int | None = None
+
+    def over(self, lower: WorkflowOptions) -> WorkflowOptions:
+        """These options with ``lower``'s filling what is not set here."""
+        changes: dict[str, Any] = {}
+        for name in self.__dataclass_fields__:
+            mine, theirs = getattr(self, name), getattr(lower, name)
+            if mine is not None and theirs is not None and name in MAPPING_OPTIONS:
+                merged = dict(theirs)
+                merged.update(mine)
+                changes[name] = tuple(merged.items())
+            else:
+                changes[name] = theirs if mine is None else mine
+        return WorkflowOptions(**changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +200,8 @@ class FlowOptions:
             CronWorkflow), or ``None``.
         triggers: event triggers (``flowdsl.scheduling`` / ``flowdsl.triggers`` values) that
             start the flow.
+        tasks: defaults for the flow's tasks (below profiles and the tasks' own options).
+        workflow: options of the whole workflow.
     """
 
     image: str | None = None
@@ -115,6 +209,8 @@ class FlowOptions:
     fail_fast: bool = True
     schedule: Any = None
     triggers: tuple[Any, ...] = ()
+    tasks: TaskOptions = TaskOptions()
+    workflow: WorkflowOptions = WorkflowOptions()
 
 
 @dataclass(frozen=True, slots=True)
@@ -420,7 +516,7 @@ def _call_repr(call: Call) -> str:
     if call.after:
         line += " after " + ", ".join(f"%{a}" for a in call.after)
     if call.options != TaskOptions():
-        line += f"  [{_options_repr(call.options)}]"
+        line += f"  [{options_repr(call.options)}]"
     return line
 
 
@@ -473,10 +569,14 @@ def _value_repr(value: Value) -> str:
     return f"%{value.node}.{value.output}"
 
 
-def _options_repr(options: TaskOptions) -> str:
+def options_repr(options: TaskOptions) -> str:
+    """The options set at this level, compactly (``retries=3 timeout=7200``)."""
     parts = []
-    for name in ("image", "retries", "timeout", "parallelism", "continue_on_failure"):
+    for name in options.__dataclass_fields__:
         value = getattr(options, name)
-        if value is not None and value is not False:
-            parts.append(f"{name}={value!r}")
+        if value is None:
+            continue
+        if name == "retries":
+            value = value.limit  # Retry(limit=...), shown as its limit
+        parts.append(f"{name}={value!r}")
     return " ".join(parts)

@@ -33,6 +33,14 @@ from typing import Any, Literal, TypeAlias
 from hera.workflows import models as m
 
 from flowdsl import types as codecs
+from flowdsl._lower_options import (
+    BUILTIN_TASK,
+    BUILTIN_WORKFLOW,
+    Layers,
+    container_fields,
+    template_fields,
+    workflow_fields,
+)
 from flowdsl.context import ENV as CONTEXT_ENV
 from flowdsl.errors import CompileError, FlowDSLError, ParameterError
 from flowdsl.ir import (
@@ -51,6 +59,7 @@ from flowdsl.ir import (
     TaskDef,
     TaskOptions,
     Value,
+    WorkflowOptions,
     WorkflowVar,
 )
 from flowdsl.names import Namespace
@@ -85,6 +94,7 @@ def lower(
     kind: Kind = "workflow",
     arguments: Mapping[str, Any] | None = None,
     image_fallback: str | None = None,
+    layers: Layers | None = None,
 ) -> Manifest:
     """Lower a traced flow to a Hera ``Workflow`` or ``WorkflowTemplate`` model.
 
@@ -96,6 +106,7 @@ def lower(
             defaults.
         image_fallback: the image of tasks that set none (the local engine ignores images,
             so a flow under development need not have one); ``None`` makes it an error.
+        layers: the project configuration's precedence levels (profiles, defaults).
 
     Raises:
         ParameterError: an argument names no parameter or does not fit its type.
@@ -108,28 +119,27 @@ def lower(
             fix="use kind='workflow' or kind='template'",
             flow=graph.name,
         )
-    lowering = _Lowering(graph, image_fallback)
-    dag = lowering.dag(graph, graph.name, nested=False, image=None)
-    on_exit = (
-        lowering.exit_handler(graph, graph.options.image) if graph.on_exit is not None else None
-    )
+    lowering = _Lowering(graph, image_fallback, layers or Layers())
+    dag = lowering.dag(graph, graph.name, nested=False)
+    on_exit = lowering.exit_handler(graph) if graph.on_exit is not None else None
+    workflow = lowering.workflow
     spec = m.WorkflowSpec(
         entrypoint=graph.name,
         arguments=_workflow_arguments(graph, kind, arguments or {}),
         on_exit=on_exit,
         templates=[dag, *lowering.emitted],
+        **workflow_fields(workflow, lowering.claims, graph.name),
     )
-    annotations = {DESCRIPTION_ANNOTATION: graph.description} if graph.description else None
+    labels = {**dict(workflow.labels or ()), FLOW_LABEL: graph.name}
+    annotations = dict(workflow.annotations or ())
+    if graph.description:
+        annotations[DESCRIPTION_ANNOTATION] = graph.description
     if kind == "workflow":
         metadata = m.ObjectMeta(
-            generate_name=f"{graph.name}-",
-            labels={FLOW_LABEL: graph.name},
-            annotations=annotations,
+            generate_name=f"{graph.name}-", labels=labels, annotations=annotations or None
         )
         return m.Workflow(api_version=API_VERSION, kind="Workflow", metadata=metadata, spec=spec)
-    metadata = m.ObjectMeta(
-        name=graph.name, labels={FLOW_LABEL: graph.name}, annotations=annotations
-    )
+    metadata = m.ObjectMeta(name=graph.name, labels=labels, annotations=annotations or None)
     return m.WorkflowTemplate(
         api_version=API_VERSION, kind="WorkflowTemplate", metadata=metadata, spec=spec
     )
@@ -163,6 +173,8 @@ def _name_first(value: Any) -> Any:
 
 
 def _workflow_arguments(graph: FlowGraph, kind: Kind, given: Mapping[str, Any]) -> m.Arguments:
+    from flowdsl.scheduling import SCHEDULED_TIME_DEFAULT, is_scheduled_time
+
     known = {p.name for p in graph.params}
     for name in given:
         if name not in known:
@@ -189,6 +201,10 @@ def _workflow_arguments(graph: FlowGraph, kind: Kind, given: Mapping[str, Any]) 
                 ) from None
         elif not param.required:
             value = codec.encode(param.default)
+        elif is_scheduled_time(param.annotation):
+            # NOTE: [Scheduled time] in flowdsl/scheduling.py: "now" for manual runs; a
+            # CronWorkflow replaces it with {{workflow.scheduledTime}}.
+            value = SCHEDULED_TIME_DEFAULT
         elif kind == "workflow":
             raise CompileError(
                 f"parameter '{param.name}' has no default and no value was given; a Workflow "
@@ -226,18 +242,22 @@ class _Lowering:
     template however often it is called.
     """
 
-    def __init__(self, root: FlowGraph, image_fallback: str | None) -> None:
+    def __init__(self, root: FlowGraph, image_fallback: str | None, layers: Layers) -> None:
         self.root = root
         self.image_fallback = image_fallback
+        self.layers = layers
         self.names = Namespace(reserved=(root.name,))
-        self.leaves: dict[tuple[int, TaskOptions, str | None], str] = {}
+        self.leaves: dict[tuple[int, TaskOptions], str] = {}
         self.flows: dict[int, str] = {id(root): root.name}
         self.emitted: list[m.Template] = []
+        self.claims: list[Any] = []  # volume claim templates asked for by tasks
+        self.workflow = root.options.workflow.over(layers.workflow).over(BUILTIN_WORKFLOW)
+        # The flows whose task defaults apply, innermost first (a sub-flow, then its callers).
+        self.scopes: list[FlowGraph] = [root]
 
-    def dag(self, graph: FlowGraph, name: str, *, nested: bool, image: str | None) -> m.Template:
+    def dag(self, graph: FlowGraph, name: str, *, nested: bool) -> m.Template:
         """The DAG template of ``graph``; nested DAGs read their parameters from inputs."""
-        image = graph.options.image or image
-        tasks = [self.dag_task(graph, call, nested=nested, image=image) for call in graph.calls]
+        tasks = [self.dag_task(graph, call, nested=nested) for call in graph.calls]
         outputs = None
         if graph.result:
             outputs = m.Outputs(
@@ -268,12 +288,10 @@ class _Lowering:
             dag=m.DAGTemplate(tasks=tasks, fail_fast=None if graph.options.fail_fast else False),
         )
 
-    def dag_task(
-        self, graph: FlowGraph, call: Call, *, nested: bool, image: str | None
-    ) -> m.DAGTask:
+    def dag_task(self, graph: FlowGraph, call: Call, *, nested: bool) -> m.DAGTask:
         """One call as a DAG task: arguments, loop, condition, dependencies."""
         loop = call.loop
-        template = self.template_for(graph, call, image)
+        template = self.template_for(graph, call)
         arguments = _arguments(call, nested)
         with_items: list[Any] | None = None
         with_param: str | None = None
@@ -296,7 +314,7 @@ class _Lowering:
             with_param=with_param,
         )
 
-    def template_for(self, graph: FlowGraph, call: Call, image: str | None) -> str:
+    def template_for(self, graph: FlowGraph, call: Call) -> str:
         """The name of the template a call runs (emitting it the first time)."""
         target = call.task
         if isinstance(target, FlowGraph):
@@ -304,20 +322,47 @@ class _Lowering:
             if name is None:
                 name = self.names.claim(target.name)
                 self.flows[id(target)] = name
-                self.emitted.append(self.dag(target, name, nested=True, image=image))
+                self.scopes.insert(0, target)
+                try:
+                    self.emitted.append(self.dag(target, name, nested=True))
+                finally:
+                    self.scopes.pop(0)
             return name
-        resolved = call.options.image or image or self.image_fallback
-        # Call-level options do not change the pod; only template-level ones split templates.
-        template_options = dataclasses.replace(
-            call.options, parallelism=None, continue_on_failure=False
-        )
-        key = (id(target), template_options, resolved)
+        options = self.resolve(graph, call, target)
+        # Call-level options do not change the pod; only pod options split templates.
+        key = (id(target), options.pod_options())
         name = self.leaves.get(key)
         if name is None:
             name = self.names.claim(target.name)
             self.leaves[key] = name
-            self.emitted.append(_leaf_template(graph, call, target, name, resolved))
+            self.claims += [v for v in options.volumes or () if v.kind == "claim"]
+            self.emitted.append(
+                _leaf_template(
+                    graph,
+                    target,
+                    name=name,
+                    options=options,
+                    flow=self.root.name,
+                    workflow=self.workflow,
+                )
+            )
         return name
+
+    def resolve(self, graph: FlowGraph, call: Call, task: TaskDef) -> TaskOptions:
+        """The call's options merged over every lower level (see NOTE: [Option precedence])."""
+        options = call.options
+        if options.profile is not None:
+            options = options.over(
+                self.layers.profile(
+                    options.profile, flow=graph.name, task=task.name, location=call.location
+                )
+            )
+        for scope in self.scopes:
+            options = options.over(scope.options.tasks)
+        options = options.over(self.layers.tasks).over(BUILTIN_TASK)
+        if options.image is None and self.image_fallback is not None:
+            options = dataclasses.replace(options, image=self.image_fallback)
+        return options
 
     def map_wrapper(
         self, graph: FlowGraph, call: Call, template: str, arguments: list[m.Parameter]
@@ -361,12 +406,12 @@ class _Lowering:
         )
         return name
 
-    def exit_handler(self, graph: FlowGraph, image: str | None) -> str:
+    def exit_handler(self, graph: FlowGraph) -> str:
         """A DAG running the flow's exit task, for ``spec.onExit``."""
         call = graph.on_exit
         assert call is not None
         name = self.names.claim(f"{graph.name}-exit")
-        task = self.dag_task(graph, call, nested=False, image=image)
+        task = self.dag_task(graph, call, nested=False)
         self.emitted.append(m.Template(name=name, dag=m.DAGTemplate(tasks=[task])))
         return name
 
@@ -508,16 +553,19 @@ def _reference(value: Value, nested: bool) -> str:
 
 def _leaf_template(
     graph: FlowGraph,
-    call: Call,
     task: TaskDef,
+    *,
     name: str,
-    image: str | None,
+    options: TaskOptions,
+    flow: str,
+    workflow: WorkflowOptions,
 ) -> m.Template:
-    if image is None:
+    if options.image is None:
         raise CompileError(
             "no container image is set; Argo runs every task in a container image",
-            fix='set @flow(image="registry/project:tag") or @task(image=...): an image with '
-            "flowdsl and the packages your tasks import installed",
+            fix='set @flow(image="registry/project:tag"), @task(image=...) or image in '
+            "[tool.flowdsl]: an image with flowdsl and the packages your tasks import "
+            "installed (python -m flowdsl init writes a Dockerfile)",
             flow=graph.name,
             task=task.name,
             location=task.location,
@@ -538,26 +586,26 @@ def _leaf_template(
     args = ["--outputs", OUTPUTS_DIR]
     for param in task.params:
         args += ["--input", f"{param.name}={{{{inputs.parameters.{param.name}}}}}"]
-    options = call.options
-    env = _context_env(task.name, retried=options.retries is not None)
+    retried = options.retries is not None and options.retries.limit > 0
+    pod = container_fields(options, _context_env(task.name, retried=retried), workflow)
     container: m.Container | None = None
     script: m.ScriptTemplate | None = None
     if _by_value(graph, task):
         from flowdsl.payload import dump
 
         script = m.ScriptTemplate(
-            image=image,
+            image=options.image,
             command=list(RUNTIME_COMMAND),
             args=[*args, "--payload"],
-            env=env,
             source=dump(task.fn, dict(task.hints)),
+            **pod,
         )
     else:
         container = m.Container(
-            image=image,
+            image=options.image,
             command=list(RUNTIME_COMMAND),
             args=["--function", f"{task.module}:{task.qualname}", *args],
-            env=env,
+            **pod,
         )
     return m.Template(
         name=name,
@@ -565,10 +613,7 @@ def _leaf_template(
         outputs=m.Outputs(parameters=outputs) if outputs else None,
         container=container,
         script=script,
-        retry_strategy=m.RetryStrategy(limit=options.retries)  # type: ignore[arg-type]
-        if options.retries is not None
-        else None,
-        active_deadline_seconds=options.timeout,  # type: ignore[arg-type]
+        **template_fields(options, task, flow=flow, workflow=workflow),
     )
 
 

@@ -18,6 +18,7 @@ from flowdsl.errors import (
     TraceError,
 )
 from flowdsl.ir import NO_DEFAULT, Const, FlowInput, NodeOutput, TaskOptions
+from flowdsl.options import Retry
 
 from conftest import GOLDEN, check_golden
 
@@ -196,8 +197,10 @@ class TestTracing:
             report(m.accuracy, "x")
 
         graph = f.trace()
-        assert graph.call("train").options == TaskOptions(retries=3, timeout=7200)
-        assert graph.call("train-2").options == TaskOptions(image="gpu:1", retries=0, timeout=7200)
+        assert graph.call("train").options == TaskOptions(retries=Retry(3), timeout=7200)
+        assert graph.call("train-2").options == TaskOptions(
+            image="gpu:1", retries=Retry(0), timeout=7200
+        )
 
     def test_flow_params_from_hints_docstring_and_param(self) -> None:
         """Descriptions come from Param(...) first, then the docstring's Args section."""
@@ -557,7 +560,10 @@ class TestDefinitionErrors:
 
         assert re.search(
             r"task 't' \(tests/test_dsl.py:\d+\): unknown option 'retry'; did you mean "
-            r"'retries'\? valid options: image, retries, timeout",
+            r"'retries'\? valid options: image, image_pull_policy, resources, node_selector, "
+            r"tolerations, affinity, env, secrets, retries, timeout, volumes, service_account, "
+            r"labels, annotations, parallelism, priority_class, cache, continue_on_failure, "
+            r"profile$",
             _message(excinfo),
         )
 

@@ -3,7 +3,7 @@
 :func:`register` adds them to the CLI's sub-parsers; each handler imports its work when it
 runs, so ``python -m flowdsl --help`` stays fast.
 
-- ``run TARGET [-p name=value ...]``: run a manifest file (``.yaml``/``.yml``/``.json``)
+- ``run TARGET [-p name=value ...] [--at TIME]``: run a manifest file (``.yaml``/``.yml``/``.json``)
   or a flow (``file.py[:flow]``, compiled first by :func:`flowdsl.cli.load_manifest`)
   on this machine. Exit status 0 when the run succeeds, 1 when it fails, 130 when stopped
   with Ctrl-C. The entrypoint's outputs are printed on stdout, one ``name: value`` a line.
@@ -126,7 +126,7 @@ def _manifest_of(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, st
         from flowdsl.cli import parse_params
 
         params = parse_params(flow, pairs)
-        doc = compile_graph_dict(flow.trace(), params=params, image_fallback=LOCAL_IMAGE)
+        doc = compile_graph_dict(flow.trace(), params=params, image_fallback=LOCAL_IMAGE, flow=flow)
         return doc, None
     target: str = args.target
     if _is_manifest_file(target):
@@ -148,10 +148,60 @@ def _print(text: str) -> None:
         os.close(devnull)
 
 
+def _scheduled_at(args: argparse.Namespace) -> str | None:
+    """The time of ``run --at TIME`` (RFC 3339), or None without ``--at``.
+
+    The time is also added to the ``-p`` values of the flow's ScheduledTime parameters
+    (NOTE: [Scheduled time] in flowdsl/scheduling.py).
+    """
+    if args.at is None:
+        return None
+    import datetime as dt
+
+    from flowdsl.scheduling import Schedule, is_scheduled_time, parse_time, zone_of
+
+    flow = getattr(args, "flow", None)
+    if flow is None and not _is_manifest_file(args.target):
+        from flowdsl._target import load_flow
+
+        flow = load_flow(args.target)
+        args.flow = flow
+    schedule = flow.flow_options.schedule if flow is not None else None
+    zone: dt.tzinfo = zone_of(schedule) if isinstance(schedule, Schedule) else dt.timezone.utc
+    if flow is None:  # a manifest: a CronWorkflow's own time zone, if it names one
+        spec = read_manifest_file(args.target).get("spec") or {}
+        if isinstance(spec, dict) and isinstance(spec.get("timezone"), str):
+            zone = zone_of(Schedule("@daily", timezone=spec["timezone"]))
+    when, _ = parse_time(args.at, option="--at", zone=zone)
+    text = when.isoformat()
+    if flow is not None:
+        names = [p.name for p in flow.params if is_scheduled_time(p.annotation)]
+        if not names:
+            raise ParameterError(
+                "--at sets the run's scheduled time, but the flow has no ScheduledTime "
+                "parameter to receive it",
+                fix="declare one (run_at: flowdsl.ScheduledTime), or drop --at",
+                flow=flow.name,
+                parameter="--at",
+            )
+        args.param = [*args.param, *(f"{name}={text}" for name in names)]
+    return text
+
+
 def _run(args: argparse.Namespace) -> int:
     from flowdsl.local import run_manifest
 
+    scheduled = _scheduled_at(args)
     manifest, parameters = _manifest_of(args)
+    if scheduled is not None:
+        # As Argo's cron controller does: the annotation gives {{workflow.scheduledTime}}.
+        from flowdsl.scheduling import SCHEDULED_TIME_ANNOTATION
+
+        metadata = manifest.setdefault("metadata", {})
+        metadata["annotations"] = {
+            **(metadata.get("annotations") or {}),
+            SCHEDULED_TIME_ANNOTATION: scheduled,
+        }
     kwargs: dict[str, Any] = {"parameters": parameters, "progress": args.progress}
     if args.max_parallel is not None:
         kwargs["max_parallel"] = args.max_parallel
@@ -277,6 +327,14 @@ def register(subparsers: Any, *, flow: Any = None) -> None:
         "--runs-dir", default=".flowdsl/runs", metavar="DIR", help="where runs are recorded"
     )
     run.add_argument("--run-dir", default=None, metavar="DIR", help="record this run in DIR")
+    run.add_argument(
+        "--at",
+        default=None,
+        metavar="TIME",
+        help="run as if scheduled at TIME (ISO 8601, e.g. 2026-01-31T03:00; without an offset "
+        "it is read in the schedule's time zone): the flow's ScheduledTime parameters and "
+        "{{workflow.scheduledTime}} get it (default: now)",
+    )
     run.set_defaults(handler=_run)
 
     runs = subparsers.add_parser(
