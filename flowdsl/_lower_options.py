@@ -81,7 +81,12 @@ class Layers:
         defined = sorted(self.profiles)
         close = difflib.get_close_matches(name, defined, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        where = f" in {self.source}" if self.source else " (no project configuration found)"
+        if self.source:
+            where = f" in {self.source}"
+        elif self.profiles:
+            where = " in the project configuration"
+        else:
+            where = " (no project configuration found)"
         raise CompileError(
             f"profile {name!r} is not defined{where} (profiles: {', '.join(defined) or 'none'})",
             fix=f"{hint}define it under [tool.flowdsl.profiles.{name}] in pyproject.toml",
@@ -184,8 +189,14 @@ def template_fields(
 def _affinity(text: str | None, *, flow: str, task: TaskDef) -> m.Affinity | None:
     if text is None:
         return None
+    given = json.loads(text)
     try:
-        return m.Affinity.model_validate(json.loads(text))
+        model = m.Affinity.model_validate(given)
+        # The models drop fields they do not know: a misspelled field would vanish silently.
+        unknown = _unknown_fields(given, model.model_dump(by_alias=True, exclude_none=True))
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)}")
+        return model
     except ValueError as exc:  # pydantic's ValidationError is a ValueError
         first = str(exc).splitlines()[:3]
         raise CompileError(
@@ -196,6 +207,25 @@ def _affinity(text: str | None, *, flow: str, task: TaskDef) -> m.Affinity | Non
             task=task.name,
             location=task.location,
         ) from None
+
+
+def _unknown_fields(given: Any, kept: Any, path: str = "") -> list[str]:
+    """Paths of fields in ``given`` that the model dropped (``kept`` is its dump)."""
+    if isinstance(given, dict):
+        if not isinstance(kept, dict):
+            return [path or "(root)"]
+        found = []
+        for key, value in given.items():
+            where = f"{path}.{key}" if path else str(key)
+            found += [where] if key not in kept else _unknown_fields(value, kept[key], where)
+        return found
+    if isinstance(given, list) and isinstance(kept, list):
+        return [
+            f
+            for i, (g, k) in enumerate(zip(given, kept, strict=False))
+            for f in _unknown_fields(g, k, f"{path}[{i}]")
+        ]
+    return []
 
 
 def _retry(retries: Any) -> m.RetryStrategy | None:

@@ -81,8 +81,11 @@ CodeMode: TypeAlias = Literal["auto", "import", "value"]
 #: A mapping option kept hashable: ``(("KEY", value), ...)`` in the order given.
 Pairs: TypeAlias = tuple[tuple[str, Any], ...]
 
-#: Options whose values are mappings, merged key by key across precedence levels.
-MAPPING_OPTIONS = ("node_selector", "env", "secrets", "labels", "annotations")
+#: Options whose values are mappings, merged key by key across precedence levels. A node
+#: selector is not among them: it is one scheduling constraint (a GPU profile's selector
+#: merged with a CPU pool's default would match no node), so it is replaced whole, like
+#: tolerations and affinity.
+MAPPING_OPTIONS = ("env", "secrets", "labels", "annotations")
 
 
 @dataclass(frozen=True, slots=True)

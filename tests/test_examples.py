@@ -16,7 +16,8 @@ from flowdsl.emit import to_yaml
 from argo_oracle import assert_valid_argo
 from conftest import ROOT, check_golden
 
-EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
+# Single-file examples, and project examples (a directory with its own pyproject.toml).
+EXAMPLES = sorted([*(ROOT / "examples").glob("*.py"), *(ROOT / "examples").glob("*/*.py")])
 
 
 def normalised(doc: dict[str, Any]) -> dict[str, Any]:
@@ -32,7 +33,9 @@ def normalised(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize(
+    "path", EXAMPLES, ids=[str(p.relative_to(ROOT / "examples")) for p in EXAMPLES]
+)
 def test_example_matches_golden(path: Path) -> None:
     """examples/NAME.py compiles to examples/NAME.yaml (FLOWDSL_REGEN=1 rewrites)."""
     doc = compile_dict(load_flow(str(path.relative_to(ROOT))))
@@ -40,7 +43,9 @@ def test_example_matches_golden(path: Path) -> None:
     check_golden(path.with_suffix(".yaml"), to_yaml(normalised(doc)))
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+@pytest.mark.parametrize(
+    "path", EXAMPLES, ids=[str(p.relative_to(ROOT / "examples")) for p in EXAMPLES]
+)
 def test_golden_is_valid_argo(path: Path) -> None:
     """The golden manifests themselves (what readers see) are valid Argo."""
     assert_valid_argo(yaml.safe_load(path.with_suffix(".yaml").read_text()))
