@@ -50,6 +50,13 @@ if TYPE_CHECKING:
         unmapped,
         when,
     )
+    from flowdsl.scheduling import (
+        EventTrigger,
+        Schedule,
+        ScheduledTime,
+        WebhookTrigger,
+        schedule,
+    )
     from flowdsl.types import Failure, RunStatus
 
 __all__ = [
@@ -58,6 +65,7 @@ __all__ = [
     "CompileError",
     "Cond",
     "DefinitionError",
+    "EventTrigger",
     "Failure",
     "Flow",
     "FlowDSLError",
@@ -72,9 +80,12 @@ __all__ = [
     "RunContext",
     "RunError",
     "RunStatus",
+    "Schedule",
+    "ScheduledTime",
     "TargetError",
     "Task",
     "TraceError",
+    "WebhookTrigger",
     "__version__",
     "compile",
     "compile_dict",
@@ -83,6 +94,7 @@ __all__ = [
     "fused",
     "otherwise",
     "run",
+    "schedule",
     "submit",
     "task",
     "to_json",
@@ -107,6 +119,11 @@ _LAZY = {
     "Failure": ("flowdsl.types", "Failure"),
     "run": ("flowdsl._run", "run"),
     "current": ("flowdsl.context", "current"),
+    "Schedule": ("flowdsl.scheduling", "Schedule"),
+    "ScheduledTime": ("flowdsl.scheduling", "ScheduledTime"),
+    "EventTrigger": ("flowdsl.scheduling", "EventTrigger"),
+    "WebhookTrigger": ("flowdsl.scheduling", "WebhookTrigger"),
+    "schedule": ("flowdsl.scheduling", "schedule"),
     "RunContext": ("flowdsl.context", "RunContext"),
     "submit": ("flowdsl.client", "submit"),
     "FlowRun": ("flowdsl._run", "FlowRun"),

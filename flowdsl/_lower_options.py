@@ -287,12 +287,12 @@ def _memoize(options: TaskOptions, task: TaskDef, *, flow: str) -> m.Memoize | N
     cache = options.cache
     if cache is None:
         return None
-    # The key names the task, its code and the cache version, then hashes the inputs: Argo
-    # stores it as a ConfigMap key, which allows only [-._a-zA-Z0-9].
-    key = f"{task.name}.{_code_version(task)}.v{_key_text(cache.version)}"
+    # The key names the task, its code and the cache version, then hashes the inputs. Argo's
+    # cache accepts only keys matching ^[a-zA-Z0-9][-a-zA-Z0-9]*$, hence '-' between parts.
+    key = f"{task.name}-{_code_version(task)}-v{_key_text(cache.version)}"
     if task.params:
         joined = " + '|' + ".join(f"inputs.parameters['{p.name}']" for p in task.params)
-        key += f".{{{{=sprig.sha256sum({joined})}}}}"
+        key += f"-{{{{=sprig.sha256sum({joined})}}}}"
     return m.Memoize(
         key=key,
         # Argo requires maxAge; "no expiry" is written as ten years.
@@ -304,7 +304,7 @@ def _memoize(options: TaskOptions, task: TaskDef, *, flow: str) -> m.Memoize | N
 
 
 def _key_text(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text)
+    return "".join(c if c.isascii() and c.isalnum() else "-" for c in text)
 
 
 def _code_version(task: TaskDef) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -201,6 +202,15 @@ def _decode_output(annotation: Any, text: str, task: str) -> Any:
 
 def call_locally(flow: Flow[Any, Any], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> Any:
     """``flow(*args, **kwargs)``: run locally and return the typed result, or raise RunError."""
+    from flowdsl.scheduling import is_scheduled_time
+
+    # A scheduled-time parameter left out means "now", as in a manual run on the cluster.
+    now = datetime.now(timezone.utc)
+    for param in flow.params:
+        if is_scheduled_time(param.annotation) and param.python_name not in kwargs:
+            positional = [p.python_name for p in flow.params].index(param.python_name)
+            if positional >= len(args):
+                kwargs = {**kwargs, param.python_name: now}
     try:
         bound = inspect.signature(flow.__wrapped__).bind(*args, **kwargs)
     except TypeError as exc:

@@ -210,9 +210,11 @@ def build_parser(flow: Flow[Any, Any] | None = None) -> argparse.ArgumentParser:
     # Each command module registers its sub-commands; their handlers import their work.
     from flowdsl.client.commands import register as register_client
     from flowdsl.local.commands import register as register_local
+    from flowdsl.scheduling_commands import register as register_scheduling
 
     register_local(commands, flow=flow)
     register_client(commands, flow=flow)
+    register_scheduling(commands, flow=flow)
     return parser
 
 

@@ -2043,11 +2043,13 @@ class Flow(Generic[P, R]):
         self.flow_options = FlowOptions(
             image=image, code=code, fail_fast=fail_fast, tasks=tasks, workflow=workflow
         )
-        if schedule is not None or triggers:
-            self.flow_options = self._scheduling(schedule, triggers)
         self.description, arg_docs = _docstring_args(fn.__doc__)
         hints = _hints(fn, kind="flow", name=self.name, location=self.location)
         self._params = self._flow_params(fn, hints, arg_docs)
+        # After the parameters: a schedule needs defaults for all of them, and triggers map
+        # event payloads onto them.
+        if schedule is not None or triggers:
+            self.flow_options = self._scheduling(schedule, triggers)
         returns, _ = _strip_annotated(_return_annotation(hints))
         if returns is not None:
             _codec(returns, kind="flow", owner=self.name, parameter=None, location=self.location)

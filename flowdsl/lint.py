@@ -223,40 +223,8 @@ _WORKFLOW_PREFIXES: Final = (
     "workflow.duration",
 )
 
-_CRON_DESCRIPTORS: Final = frozenset(
-    {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
-)
-_MONTHS: Final = (
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "may",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "oct",
-    "nov",
-    "dec",
-)
-_WEEKDAYS: Final = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-# (name, minimum, maximum, names) per field of a standard 5-field line.
-_CRON_FIELDS: Final = (
-    ("minute", 0, 59, None),
-    ("hour", 0, 23, None),
-    ("day of month", 1, 31, None),
-    (
-        "month",
-        1,
-        12,
-        {m: i + 1 for i, m in enumerate(_MONTHS)},
-    ),
-    ("day of week", 0, 6, {d: i for i, d in enumerate(_WEEKDAYS)}),
-)
-_GO_INT: Final = re.compile(r"[+-]?[0-9]+")  # what Go's strconv.Atoi accepts
-_GO_DURATION: Final = re.compile(r"[-+]?(0|([0-9]*(\.[0-9]*)?(ns|us|µs|μs|ms|s|m|h))+)")
 
+_GO_INT: Final = re.compile(r"[+-]?[0-9]+")  # what Go's strconv.Atoi accepts
 _DEPENDS_TOKEN: Final = re.compile(
     r"\s*(?:(?P<op>&&|\|\||!|\(|\))|(?P<name>[a-zA-Z0-9][-a-zA-Z0-9]*)(?:\.(?P<result>[a-zA-Z]+))?)"
 )
@@ -1708,77 +1676,19 @@ def _is_timezone(name: object) -> bool:
 
 
 def _cron_error(schedule: str) -> str | None:
-    """Why robfig/cron's ParseStandard (which Argo uses) rejects ``schedule``, or None."""
+    """Why robfig/cron's ParseStandard (which Argo uses) rejects ``schedule``, or None.
+
+    The parser is flowdsl.scheduling's (one implementation for schedules a flow declares and
+    for manifests); an inline ``CRON_TZ=``/``TZ=`` prefix, which Argo accepts in a manifest,
+    is checked here first.
+    """
+    from flowdsl.scheduling import cron_problem
+
     spec = schedule.strip()
-    if not spec:
-        return "it is empty"
     if spec.startswith(("TZ=", "CRON_TZ=")):
         zone, _, spec = spec.partition(" ")
         zone = zone.partition("=")[2]
         if not _is_timezone(zone):
             return f"{zone!r} is not an IANA time zone name"
-        spec = spec.strip()
-    if spec.startswith("@"):
-        if spec in _CRON_DESCRIPTORS:
-            return None
-        if spec.startswith("@every "):
-            duration = spec[len("@every ") :]
-            if _GO_DURATION.fullmatch(duration):
-                return None
-            return f"{duration!r} is not a Go duration (e.g. '1h30m')"
-        descriptors = ", ".join(sorted(_CRON_DESCRIPTORS))
-        return f"unknown descriptor (use one of {descriptors}, @every <duration>)"
-    fields = spec.split()
-    if len(fields) != len(_CRON_FIELDS):
-        return f"expected 5 fields (minute hour day-of-month month day-of-week), got {len(fields)}"
-    for text, (name, low, high, names) in zip(fields, _CRON_FIELDS, strict=True):
-        for part in filter(None, text.split(",")):
-            reason = _cron_range_error(part, low, high, names)
-            if reason:
-                return f"{name} field {text!r}: {reason}"
-    return None
-
-
-def _cron_range_error(
-    part: str, low: int, high: int, names: Mapping[str, int] | None
-) -> str | None:
-    range_text, slash, step_text = part.partition("/")
-    if "/" in step_text:
-        return f"too many slashes in {part!r}"
-    bounds = range_text.split("-")
-    if bounds[0] in ("*", "?"):
-        start, end = low, high
-    else:
-        if len(bounds) > 2:
-            return f"too many hyphens in {part!r}"
-        values: list[int] = []
-        for bound in bounds:
-            value = _cron_value(bound, names)
-            if value is None:
-                return f"{bound!r} is not a number" + (" or a name" if names else "")
-            values.append(value)
-        start = values[0]
-        end = values[1] if len(values) == 2 else start
-    if slash:
-        if not _GO_INT.fullmatch(step_text) or int(step_text) < 0:
-            return f"step {step_text!r} is not a positive number"
-        if int(step_text) == 0:
-            return f"step of {part!r} must be positive"
-        if len(bounds) == 1 and bounds[0] not in ("*", "?"):
-            end = high  # `N/step` means `N-max/step`
-    if start < low:
-        return f"{start} is below the minimum {low}"
-    if end > high:
-        return f"{end} is above the maximum {high}"
-    if start > end:
-        return f"range {part!r} starts after it ends"
-    return None
-
-
-def _cron_value(text: str, names: Mapping[str, int] | None) -> int | None:
-    if names is not None and text.lower() in names:
-        return names[text.lower()]
-    if not _GO_INT.fullmatch(text):
-        return None
-    value = int(text)
-    return value if value >= 0 else None
+    found = cron_problem(spec)
+    return None if found is None else found[0]

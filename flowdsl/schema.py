@@ -31,7 +31,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
@@ -39,7 +39,13 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
-__all__ = ["API_VERSION", "KINDS", "schema_errors"]
+__all__ = [
+    "API_VERSION",
+    "KINDS",
+    "binding_schema_errors",
+    "schema_errors",
+    "sensor_schema_errors",
+]
 
 API_VERSION: Final = "argoproj.io/v1alpha1"
 """The only ``apiVersion`` of Argo Workflows resources."""
@@ -61,6 +67,16 @@ _ANY_STRING_TYPES: Final = ["string", "number", "boolean"]
 _OPEN_OBJECTS: Final = frozenset(
     {_PREFIX + "Plugin", "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1"}
 )
+_EVENTS_PREFIX: Final = "io.argoproj.events.v1alpha1."
+# Free-form objects of the Argo Events schema: the resource a trigger creates, raw JSON.
+_EVENTS_OPEN_OBJECTS: Final = frozenset(
+    {
+        _EVENTS_PREFIX + "K8SResource",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.FieldsV1",
+        "io.k8s.apimachinery.pkg.runtime.RawExtension",
+        "io.k8s.apimachinery.pkg.apis.meta.v1.Patch",
+    }
+)
 _SHORT_LIMIT: Final = 60
 _IDENTIFIER: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -78,18 +94,44 @@ def schema_errors(doc: Mapping[str, Any]) -> list[str]:
         numeric order) then message; empty when the manifest is valid. The same manifest
         always gives the same list.
     """
+    return _errors(doc, KINDS, _validator)
+
+
+def sensor_schema_errors(doc: Mapping[str, Any]) -> list[str]:
+    """Check an Argo Events ``Sensor`` against Argo Events' JSON schema in strict mode.
+
+    The schema is Argo Events' ``api/jsonschema/schema.json`` (shipped as package data in
+    ``flowdsl/data/argo-events/``, see the NOTICE there), adapted like Argo's: unknown fields
+    are rejected, except inside the free-form objects (``K8SResource``, the resource a
+    trigger creates, which :mod:`flowdsl.lint` and :func:`schema_errors` check as the
+    Workflow it is). Same return value as :func:`schema_errors`.
+    """
+    return _errors(doc, ("Sensor",), _events_validator)
+
+
+def binding_schema_errors(doc: Mapping[str, Any]) -> list[str]:
+    """Check a ``WorkflowEventBinding`` against Argo's JSON schema in strict mode.
+
+    Same return value as :func:`schema_errors`.
+    """
+    return _errors(doc, ("WorkflowEventBinding",), _validator)
+
+
+def _errors(
+    doc: Mapping[str, Any], kinds: Sequence[str], validator: Callable[[str], Validator]
+) -> list[str]:
     untrusted: object = doc  # the local engine passes whatever a YAML file held
     if not isinstance(untrusted, Mapping):
         return [f"$: expected an object (a mapping), got {_json_type(untrusted)}"]
     kind = doc.get("kind")
-    if kind not in KINDS:
-        known = ", ".join(KINDS)
+    if not isinstance(kind, str) or kind not in kinds:
+        known = ", ".join(kinds)
         return [f"$.kind: expected one of {known}, got {_short(kind)}"]
     found: dict[tuple[tuple[tuple[int, int, str], ...], str], str] = {}
     if doc.get("apiVersion") != API_VERSION:
         message = f"expected {_short(API_VERSION)}, got {_short(doc.get('apiVersion'))}"
         found[_sort_key(["apiVersion"], message)] = f"$.apiVersion: {message}"
-    for error in _validator(kind).iter_errors(doc):
+    for error in validator(kind).iter_errors(doc):
         if error.validator == "const" and list(error.absolute_path) == ["apiVersion"]:
             continue  # reported above, also when apiVersion is missing
         for path, message in _describe(error):
@@ -129,7 +171,29 @@ def _close(definitions: dict[str, Any]) -> None:
 
 
 @functools.cache
+def _events_definitions() -> dict[str, Any]:
+    """Argo Events' schema definitions, closed to unknown fields like Argo's."""
+    text = resources.files("flowdsl").joinpath("data/argo-events/schema.json").read_text("utf-8")
+    definitions: dict[str, Any] = json.loads(text)["definitions"]
+    for name, definition in definitions.items():
+        if "additionalProperties" in definition or definition.get("type") != "object":
+            continue
+        if "properties" in definition or name not in _EVENTS_OPEN_OBJECTS:
+            definition["additionalProperties"] = False
+    return definitions
+
+
+@functools.cache
+def _events_validator(kind: str) -> Validator:
+    return _build_validator(_events_definitions(), f"{_EVENTS_PREFIX}{kind}")
+
+
+@functools.cache
 def _validator(kind: str) -> Validator:
+    return _build_validator(_definitions(), f"{_PREFIX}{kind}")
+
+
+def _build_validator(definitions: dict[str, Any], ref: str) -> Validator:
     import jsonschema
 
     # Manifests built in Python may hold tuples or read-only mappings: accept them as the
@@ -145,8 +209,8 @@ def _validator(kind: str) -> Validator:
     cls = jsonschema.validators.extend(base, type_checker=checker)  # type: ignore[no-untyped-call]
     schema = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "definitions": _definitions(),
-        "$ref": f"#/definitions/{_PREFIX}{kind}",
+        "definitions": definitions,
+        "$ref": f"#/definitions/{ref}",
     }
     validator: Validator = cls(schema)
     return validator

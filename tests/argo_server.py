@@ -3,7 +3,10 @@
 ``ArgoServer`` listens on 127.0.0.1 on an ephemeral port (stdlib ``http.server``, one
 thread per connection) and implements the endpoints the flowdsl client uses: create,
 submit-from-template, get, list, stop, terminate, retry, resubmit, workflow templates
-(create, get, update), the workflow event stream and the workflow log stream.
+(create, get, update), cron workflows (create, get, update, delete, list, suspend, resume),
+sensors (create, get, update, delete, list; :attr:`ArgoServer.events_missing` answers 404
+like a server without Argo Events), the list of workflow event bindings, the workflow
+event stream and the workflow log stream.
 
 Every request is checked against the Argo Server's OpenAPI document
 (``tests/data/argo/swagger.json``, see SWAGGER-NOTICE.md there): the path and method must
@@ -150,6 +153,14 @@ class Swagger:
 
 def _widen(definitions: dict[str, Any]) -> None:
     definitions["io.k8s.apimachinery.pkg.util.intstr.IntOrString"] = {"type": ["string", "integer"]}
+    # Argo Events' K8SResource (the object a Sensor trigger creates) has its own JSON
+    # methods: it reads and writes any object as it is. The document, generated from the
+    # protobuf message, shows its wire form {value: bytes} instead; the Argo Server decodes
+    # bodies with encoding/json, which uses those methods.
+    definitions["github.com.argoproj.argo_events.pkg.apis.events.v1alpha1.K8SResource"] = {
+        "type": "object",
+        "description": "any object (Argo Events' K8SResource)",
+    }
     quantity = definitions["io.k8s.apimachinery.pkg.api.resource.Quantity"]
     definitions["io.k8s.apimachinery.pkg.api.resource.Quantity"] = {
         **quantity,
@@ -225,6 +236,9 @@ class LogLine:
 class _State:
     workflows: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     templates: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    crons: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    sensors: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    bindings: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     logs: dict[tuple[str, str], list[LogLine]] = field(default_factory=dict)
 
@@ -282,6 +296,10 @@ class ArgoServer:
         self.requests: list[Recorded] = []
         self.faults: list[Fault] = []
         self.state = _State()
+        #: (store, name) of every update of a cron workflow or sensor, in order.
+        self.updates: list[tuple[str, str]] = []
+        #: Answer the Sensor API with 404, as a server without Argo Events does.
+        self.events_missing = False
         self._lock = threading.Condition()
         self._versions = itertools.count(1000)
         self._stopping = False
@@ -1117,7 +1135,171 @@ def _logs(
     return None
 
 
+# ---- cron workflows, sensors, event bindings ------------------------------------------------
+
+_STORES = {
+    "crons": ("cronworkflows.argoproj.io", "cronWorkflow"),
+    "sensors": ("sensors.argoproj.io", "sensor"),
+    "bindings": ("workfloweventbindings.argoproj.io", ""),
+}
+
+
+def _store(server: ArgoServer, kind: str) -> dict[tuple[str, str], dict[str, Any]]:
+    store: dict[tuple[str, str], dict[str, Any]] = getattr(server.state, kind)
+    return store
+
+
+def _resource_create(kind: str) -> Any:
+    def create(
+        server: ArgoServer, params: dict[str, str], query: Any, body: Any
+    ) -> tuple[int, Any]:
+        plural, key = _STORES[kind]
+        if kind == "sensors" and server.events_missing:
+            raise ApiError(404, "the server could not find the requested resource")
+        namespace = params["namespace"]
+        doc = copy.deepcopy(body[key])
+        metadata = doc.setdefault("metadata", {})
+        if not metadata.get("name"):
+            raise ApiError(400, "metadata.name is required")
+        if kind == "crons":
+            _validate_workflow({"spec": doc["spec"].get("workflowSpec") or {}})
+        with server._lock:
+            store = _store(server, kind)
+            if (namespace, metadata["name"]) in store:
+                raise ApiError(409, f'{plural} "{metadata["name"]}" already exists')
+            metadata.update(
+                namespace=namespace,
+                uid=str(uuid.uuid4()),
+                creationTimestamp=now(),
+                resourceVersion=str(next(server._versions)),
+            )
+            # Argo's server labels what it creates with its creator (kept by updates).
+            metadata.setdefault("labels", {})["workflows.argoproj.io/creator"] = "system"
+            store[(namespace, metadata["name"])] = doc
+            return 200, copy.deepcopy(doc)
+
+    return create
+
+
+def _resource_get(kind: str) -> Any:
+    def get(server: ArgoServer, params: dict[str, str], query: Any, body: Any) -> tuple[int, Any]:
+        plural, _ = _STORES[kind]
+        if kind == "sensors" and server.events_missing:
+            raise ApiError(404, "the server could not find the requested resource")
+        with server._lock:
+            doc = _store(server, kind).get((params["namespace"], params["name"]))
+        if doc is None:
+            raise ApiError(404, f'{plural} "{params["name"]}" not found')
+        return 200, copy.deepcopy(doc)
+
+    return get
+
+
+def _resource_update(kind: str) -> Any:
+    def update(
+        server: ArgoServer, params: dict[str, str], query: Any, body: Any
+    ) -> tuple[int, Any]:
+        plural, key = _STORES[kind]
+        namespace, name = params["namespace"], params["name"]
+        doc = copy.deepcopy(body[key])
+        metadata = doc.setdefault("metadata", {})
+        if metadata.get("name") != name:
+            raise ApiError(400, f"metadata.name {metadata.get('name')!r} does not match {name!r}")
+        if kind == "crons":
+            _validate_workflow({"spec": doc["spec"].get("workflowSpec") or {}})
+        with server._lock:
+            store = _store(server, kind)
+            current = store.get((namespace, name))
+            if current is None:
+                raise ApiError(404, f'{plural} "{name}" not found')
+            if not metadata.get("resourceVersion"):
+                raise ApiError(
+                    400,
+                    "metadata.resourceVersion: Invalid value: 0x0: must be specified for an update",
+                )
+            if metadata["resourceVersion"] != current["metadata"]["resourceVersion"]:
+                raise ApiError(
+                    409,
+                    f'Operation cannot be fulfilled on {plural} "{name}": the object has been '
+                    "modified; please apply your changes to the latest version and try again",
+                    code=10,
+                )
+            metadata.update(
+                namespace=namespace,
+                uid=current["metadata"]["uid"],
+                creationTimestamp=current["metadata"]["creationTimestamp"],
+                resourceVersion=str(next(server._versions)),
+            )
+            if "status" in current:
+                doc["status"] = current["status"]
+            store[(namespace, name)] = doc
+            server.updates.append((kind, name))
+            return 200, copy.deepcopy(doc)
+
+    return update
+
+
+def _resource_delete(kind: str) -> Any:
+    def delete(
+        server: ArgoServer, params: dict[str, str], query: Any, body: Any
+    ) -> tuple[int, Any]:
+        plural, _ = _STORES[kind]
+        with server._lock:
+            if _store(server, kind).pop((params["namespace"], params["name"]), None) is None:
+                raise ApiError(404, f'{plural} "{params["name"]}" not found')
+        return 200, {}
+
+    return delete
+
+
+def _resource_list(kind: str) -> Any:
+    def listing(
+        server: ArgoServer, params: dict[str, str], query: dict[str, list[str]], body: Any
+    ) -> tuple[int, Any]:
+        selector = _pairs((query.get("listOptions.labelSelector") or [""])[0])
+        with server._lock:
+            items = [
+                copy.deepcopy(doc)
+                for (ns, _), doc in sorted(_store(server, kind).items())
+                if ns == params["namespace"]
+                and all(
+                    (doc["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items()
+                )
+            ]
+        return 200, {"metadata": {"resourceVersion": str(next(server._versions))}, "items": items}
+
+    return listing
+
+
+def _cron_flag(suspend: bool) -> Any:
+    def action(
+        server: ArgoServer, params: dict[str, str], query: Any, body: Any
+    ) -> tuple[int, Any]:
+        with server._lock:
+            doc = server.state.crons.get((params["namespace"], params["name"]))
+            if doc is None:
+                raise ApiError(404, f'cronworkflows.argoproj.io "{params["name"]}" not found')
+            doc["spec"]["suspend"] = suspend
+            doc["metadata"]["resourceVersion"] = str(next(server._versions))
+            return 200, copy.deepcopy(doc)
+
+    return action
+
+
 _HANDLERS = {
+    "CronWorkflowService_CreateCronWorkflow": _resource_create("crons"),
+    "CronWorkflowService_GetCronWorkflow": _resource_get("crons"),
+    "CronWorkflowService_UpdateCronWorkflow": _resource_update("crons"),
+    "CronWorkflowService_DeleteCronWorkflow": _resource_delete("crons"),
+    "CronWorkflowService_ListCronWorkflows": _resource_list("crons"),
+    "CronWorkflowService_SuspendCronWorkflow": _cron_flag(True),
+    "CronWorkflowService_ResumeCronWorkflow": _cron_flag(False),
+    "SensorService_CreateSensor": _resource_create("sensors"),
+    "SensorService_GetSensor": _resource_get("sensors"),
+    "SensorService_UpdateSensor": _resource_update("sensors"),
+    "SensorService_DeleteSensor": _resource_delete("sensors"),
+    "SensorService_ListSensors": _resource_list("sensors"),
+    "EventService_ListWorkflowEventBindings": _resource_list("bindings"),
     "WorkflowService_CreateWorkflow": _create,
     "WorkflowService_SubmitWorkflow": _submit,
     "WorkflowService_GetWorkflow": _get_workflow,

@@ -1765,32 +1765,55 @@ class TestCronSchedule:
         doc["spec"]["schedules"] = [schedule]
         assert problems(doc) == []
 
+    # The messages are flowdsl.scheduling.cron_problem's: one parser for schedules a flow
+    # declares and for the manifests the lint checks.
     @pytest.mark.parametrize(
         ("schedule", "reason"),
         [
             (
                 "0 0 3 * * *",
-                "expected 5 fields (minute hour day-of-month month day-of-week), got 6",
+                "cron line '0 0 3 * * *' has 6 fields; Argo's cron has exactly 5 (minute hour "
+                "day-of-month month day-of-week) and no seconds field",
             ),
-            ("60 * * * *", "minute field '60': 60 is above the maximum 59"),
-            ("* 24 * * *", "hour field '24': 24 is above the maximum 23"),
-            ("* * 0 * *", "day of month field '0': 0 is below the minimum 1"),
-            ("* * * 13 *", "month field '13': 13 is above the maximum 12"),
-            ("* * * * 7", "day of week field '7': 7 is above the maximum 6"),
-            ("*/0 * * * *", "minute field '*/0': step of '*/0' must be positive"),
-            ("5-2 * * * *", "minute field '5-2': range '5-2' starts after it ends"),
-            ("1-2-3 * * * *", "minute field '1-2-3': too many hyphens in '1-2-3'"),
-            ("1/2/3 * * * *", "minute field '1/2/3': too many slashes in '1/2/3'"),
-            ("a * * * *", "minute field 'a': 'a' is not a number"),
-            ("* * * * FOO", "day of week field 'FOO': 'FOO' is not a number or a name"),
-            ("@every 1x", "'1x' is not a Go duration (e.g. '1h30m')"),
+            ("60 * * * *", "cron line '60 * * * *': minute '60': 60 is out of range 0-59"),
+            ("* 24 * * *", "cron line '* 24 * * *': hour '24': 24 is out of range 0-23"),
+            ("* * 0 * *", "cron line '* * 0 * *': day-of-month '0': 0 is out of range 1-31"),
+            ("* * * 13 *", "cron line '* * * 13 *': month '13': 13 is out of range 1-12"),
             (
-                "@sometimes",
-                "unknown descriptor (use one of @annually, @daily, @hourly, @midnight, "
-                "@monthly, @weekly, @yearly, @every <duration>)",
+                "* * * * 7",
+                "cron line '* * * * 7': day-of-week '7' is out of range 0-6 (Argo numbers "
+                "Sunday 0, not 7)",
             ),
+            (
+                "*/0 * * * *",
+                "cron line '*/0 * * * *': minute '*/0': the step of '*/0' must be a whole "
+                "number, 1 or more",
+            ),
+            (
+                "5-2 * * * *",
+                "cron line '5-2 * * * *': minute '5-2': the range '5-2' starts after it ends",
+            ),
+            (
+                "1-2-3 * * * *",
+                "cron line '1-2-3 * * * *': minute '1-2-3': too many hyphens in '1-2-3'",
+            ),
+            (
+                "1/2/3 * * * *",
+                "cron line '1/2/3 * * * *': minute '1/2/3': too many slashes in '1/2/3'",
+            ),
+            ("a * * * *", "cron line 'a * * * *': minute 'a': 'a' is not a number"),
+            (
+                "* * * * FOO",
+                "cron line '* * * * FOO': day-of-week 'FOO': 'FOO' is not a number or a name",
+            ),
+            (
+                "@every 1x",
+                "cron line '@every 1x': '1x' is not a Go duration (a duration needs a unit: s, "
+                "m or h)",
+            ),
+            ("@sometimes", "cron line '@sometimes' is not a known descriptor"),
             ("CRON_TZ=Mars/Olympus 0 6 * * *", "'Mars/Olympus' is not an IANA time zone name"),
-            ("", "it is empty"),
+            ("", "the cron line is empty"),
         ],
     )
     def test_invalid(self, schedule: str, reason: str) -> None:

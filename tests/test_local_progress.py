@@ -86,10 +86,11 @@ class TestPlain:
 
 
 class TestNotes:
-    def test_ignored_fields_are_said_once(
-        self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    def test_local_emulation_is_said_once(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """Volumes, memoization and Secret-backed env vars are noted at the start."""
+        """Where secrets, volumes and memoized outputs come from locally is noted at the start."""
+        monkeypatch.setenv("FLOWDSL_SECRET_S_K", "value-1")
         manifest = {
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "Workflow",
@@ -120,13 +121,15 @@ class TestNotes:
                 ],
             },
         }
-        run_manifest(manifest, runs_root=tmp_path, progress="plain")
+        run_manifest(manifest, runs_root=tmp_path / "runs", progress="plain")
         err = lines(capsys.readouterr().err)
-        assert err[2:4] == [
-            "note: ignored locally: memoize, volumes (volumes are not mounted, every node runs, "
-            "a local run is alone)",
-            "note: environment variables from Secrets or ConfigMaps come from your own "
-            "environment locally: TOKEN",
+        assert err[2:5] == [
+            "note: Secret and ConfigMap values read locally: TOKEN (FLOWDSL_SECRET_S_K from the "
+            "environment); secret values are masked in logs and records",
+            "note: volumes are local directories: claims under <run dir>/volumes/ shared by the "
+            "run, emptyDir fresh per attempt, Secrets and ConfigMaps as files (readOnly not "
+            "enforced)",
+            f"note: memoized outputs are kept in {tmp_path / 'cache'} between local runs",
         ]
 
 

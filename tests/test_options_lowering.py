@@ -206,14 +206,14 @@ class TestFields:
         assert_valid_argo(doc)
         memo = templates(doc)["expensive"]["memoize"]
         assert re.fullmatch(
-            r"expensive\.[0-9a-f]{12}\.v2\.\{\{=sprig\.sha256sum\(inputs\.parameters\['x'\] "
+            r"expensive-[0-9a-f]{12}-v2-\{\{=sprig\.sha256sum\(inputs\.parameters\['x'\] "
             r"\+ '\|' \+ inputs\.parameters\['name'\]\)\}\}",
             memo["key"],
         )
         assert memo["maxAge"] == "12h"
         assert memo["cache"] == {"configMap": {"name": "flowdsl-cache-cached"}}
         plain = templates(doc)["constant"]["memoize"]
-        assert re.fullmatch(r"constant\.[0-9a-f]{12}\.v1", plain["key"])
+        assert re.fullmatch(r"constant-[0-9a-f]{12}-v1", plain["key"])
         assert plain["maxAge"] == "87600h"
 
     def test_concurrency_and_workflow_options(self) -> None:
@@ -405,3 +405,50 @@ class TestBadInput:
             "option 'affinity' is not a Kubernetes affinity: unknown field(s) "
             "nodeAffinity.required" in str(excinfo.value)
         )
+
+
+@task(cache=True, secrets={"API_KEY": Secret("api", "key")})
+def fetch(n: int) -> str:
+    import os
+
+    return f"{n}:{len(os.environ['API_KEY'])}"
+
+
+@flow
+def cached_fetch(n: int = 3) -> str:
+    return fetch(n)
+
+
+class TestLocally:
+    def test_cache_and_secret_in_local_runs(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The compiled memoize and secretKeyRef work in the local engine: the second run
+        with the same input is a cache hit, and the secret comes from the environment."""
+        import flowdsl
+
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setenv("FLOWDSL_SECRET_API_KEY", "s3cr3t-value")
+        first = flowdsl.run(cached_fetch, progress="off", run_dir=tmp_path / "one")
+        assert first.result == "3:12"
+        assert not first.tasks["fetch"].node.cached
+        second = flowdsl.run(cached_fetch, progress="off", run_dir=tmp_path / "two")
+        assert second.result == "3:12"
+        assert second.tasks["fetch"].node.cached
+        other = flowdsl.run(cached_fetch, params={"n": 4}, progress="off", run_dir=tmp_path / "3")
+        assert not other.tasks["fetch"].node.cached
+        assert "s3cr3t-value" not in (tmp_path / "one" / "run.json").read_text()
+
+    def test_missing_secret_is_refused_before_running(
+        self, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Without the secret locally, the run does not start and says how to provide it."""
+        import flowdsl
+        from flowdsl.errors import RunError
+
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.delenv("FLOWDSL_SECRET_API_KEY", raising=False)
+        monkeypatch.delenv("API_KEY", raising=False)
+        with pytest.raises(RunError) as excinfo:
+            flowdsl.run(cached_fetch, progress="off", run_dir=tmp_path / "r")
+        assert "FLOWDSL_SECRET_API_KEY" in str(excinfo.value)

@@ -31,6 +31,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -491,6 +492,153 @@ class Client:
                     raise
                 continue
             return answer, False
+
+    # ----------------------------------------------------------------------------------------
+    # cron workflows, sensors, workflow event bindings (and templates, by kind)
+    # ----------------------------------------------------------------------------------------
+
+    def get_resource(self, kind: str, name: str) -> dict[str, Any]:
+        """The ``kind`` resource ``name`` (``CronWorkflow``, ``WorkflowTemplate``, ``Sensor``).
+
+        Raises:
+            NotFoundError: no such resource in the namespace.
+        """
+        api = _api(kind)
+        answer: dict[str, Any] = self._json(
+            "GET",
+            f"{api.base}/{_segment(self.namespace)}/{_segment(name)}",
+            what=f"{api.noun} '{name}'",
+        )
+        return answer
+
+    def list_resources(
+        self, kind: str, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``kind`` resources of the namespace (also ``WorkflowEventBinding``), by name."""
+        api = _api(kind)
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+        while True:
+            query: dict[str, str | None] = {
+                "listOptions.labelSelector": label_selector,
+                "listOptions.limit": str(_LIST_CHUNK),
+                "listOptions.continue": token,
+            }
+            answer = self._json(
+                "GET", f"{api.base}/{_segment(self.namespace)}", query=query, what=None
+            )
+            found.extend(
+                dict(item) for item in answer.get("items") or [] if isinstance(item, Mapping)
+            )
+            token = (answer.get("metadata") or {}).get("continue") or None
+            if not token:
+                break
+        found.sort(key=lambda item: str((item.get("metadata") or {}).get("name") or ""))
+        return found
+
+    def create_resource(
+        self, manifest: Mapping[str, Any], *, flow: str | None = None
+    ) -> dict[str, Any]:
+        """Create a CronWorkflow, WorkflowTemplate or Sensor from its manifest.
+
+        Raises:
+            ConflictError: it exists already.
+            RejectedError: Argo refused it (its message says why).
+        """
+        api = _api(str(manifest.get("kind")))
+        document = self._placed(manifest)
+        name = document["metadata"].get("name", "?")
+        body = {"namespace": self.namespace, api.field: document}
+        answer: dict[str, Any] = self._json(
+            "POST",
+            f"{api.base}/{_segment(self.namespace)}",
+            body=body,
+            what=f"{api.noun} '{name}'",
+            flow=flow,
+            idempotent=False,
+        )
+        return answer
+
+    def update_resource(
+        self, manifest: Mapping[str, Any], *, resource_version: str, flow: str | None = None
+    ) -> dict[str, Any]:
+        """Replace a CronWorkflow, WorkflowTemplate or Sensor with ``manifest``.
+
+        Args:
+            manifest: the new manifest (with ``metadata.name``).
+            resource_version: the version last read: the update is refused (ConflictError)
+                if the resource changed since.
+            flow: the flow's name, for messages.
+        """
+        api = _api(str(manifest.get("kind")))
+        document = self._placed(manifest)
+        document["metadata"]["resourceVersion"] = resource_version
+        name = str(document["metadata"].get("name", ""))
+        body: dict[str, Any] = {"namespace": self.namespace, api.field: document}
+        if api.update_name:
+            body["name"] = name
+        answer: dict[str, Any] = self._json(
+            "PUT",
+            f"{api.base}/{_segment(self.namespace)}/{_segment(name)}",
+            body=body,
+            what=f"{api.noun} '{name}'",
+            flow=flow,
+        )
+        return answer
+
+    def delete_resource(self, kind: str, name: str) -> None:
+        """Delete the ``kind`` resource ``name``.
+
+        Raises:
+            NotFoundError: no such resource.
+        """
+        api = _api(kind)
+        self._json(
+            "DELETE",
+            f"{api.base}/{_segment(self.namespace)}/{_segment(name)}",
+            what=f"{api.noun} '{name}'",
+        )
+
+    def suspend_cron_workflow(self, name: str) -> dict[str, Any]:
+        """Suspend a CronWorkflow: it schedules no run until resumed."""
+        return self._cron_action(name, "suspend")
+
+    def resume_cron_workflow(self, name: str) -> dict[str, Any]:
+        """Resume a suspended CronWorkflow."""
+        return self._cron_action(name, "resume")
+
+    def _cron_action(self, name: str, action: str) -> dict[str, Any]:
+        from hera.workflows import models as m
+
+        request = (
+            m.CronWorkflowSuspendRequest if action == "suspend" else m.CronWorkflowResumeRequest
+        )
+        body = request(name=name, namespace=self.namespace).model_dump(
+            by_alias=True, exclude_none=True, mode="json"
+        )
+        answer: dict[str, Any] = self._json(
+            "PUT",
+            f"api/v1/cron-workflows/{_segment(self.namespace)}/{_segment(name)}/{action}",
+            body=body,
+            what=f"cron workflow '{name}'",
+        )
+        return answer
+
+    def _placed(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
+        """A copy of ``manifest`` in this namespace, without server-side metadata."""
+        document = copy.deepcopy(dict(manifest))
+        metadata = dict(document.get("metadata") or {})
+        for key in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+            metadata.pop(key, None)
+        metadata["namespace"] = self.namespace
+        document["metadata"] = metadata
+        document.pop("status", None)
+        if document.get("kind") == "Sensor":
+            # The Sensor API's messages (generated from Argo Events' protobuf) have no
+            # apiVersion or kind: the endpoint says what the object is.
+            document.pop("apiVersion", None)
+            document.pop("kind", None)
+        return document
 
     # ----------------------------------------------------------------------------------------
     # streams
@@ -1059,6 +1207,36 @@ class Client:
                 **fields,
             )
         return error
+
+
+@dataclass(frozen=True, slots=True)
+class _Api:
+    """Where the Argo Server keeps one kind of resource, and its request envelope."""
+
+    base: str  # path without the namespace
+    field: str  # the manifest's key in create and update requests
+    noun: str  # for messages
+    update_name: bool  # update requests carry the name (not deprecated there)
+
+
+_APIS: dict[str, _Api] = {
+    "CronWorkflow": _Api("api/v1/cron-workflows", "cronWorkflow", "cron workflow", False),
+    "WorkflowTemplate": _Api("api/v1/workflow-templates", "template", "workflow template", True),
+    "Sensor": _Api("api/v1/sensors", "sensor", "sensor", True),
+    "WorkflowEventBinding": _Api(
+        "api/v1/workflow-event-bindings", "", "workflow event binding", False
+    ),
+}
+
+
+def _api(kind: str) -> _Api:
+    api = _APIS.get(kind)
+    if api is None:
+        raise ClientError(
+            f"the client cannot manage a {kind} (it knows {', '.join(_APIS)})",
+            fix="this is a flowdsl bug; please report it",
+        )
+    return api
 
 
 def _suffix() -> str:

@@ -15,6 +15,9 @@ Modules::
     exprlang    {{=...}} expressions (a subset of expr-lang)
     substitute  {{...}} substitution
     values      Go durations, IntOrString, loop items
+    sources     Secret and ConfigMap values from the environment or .env; masking
+    volumes     volumes as local directories
+    cache       memoize: outputs kept between runs
     process     one attempt of a leaf as a subprocess
     engine      the scheduler (DAG, steps, loops, retries, deadlines, parallelism, onExit)
     record      the run directory and the runs listing
@@ -29,9 +32,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from flowdsl.local.model import Attempt, LocalRun, NodeRecord
+from flowdsl.local.model import Attempt, LocalRun, Memoization, NodeRecord
 
-__all__ = ["Attempt", "LocalRun", "NodeRecord", "run_manifest"]
+__all__ = ["Attempt", "LocalRun", "Memoization", "NodeRecord", "run_manifest"]
 
 Progress = Literal["auto", "live", "plain", "off"]
 
@@ -44,6 +47,8 @@ def run_manifest(
     runs_root: Path = Path(".flowdsl/runs"),
     progress: Progress = "auto",
     max_parallel: int | None = None,
+    cache_root: Path | None = None,
+    env_file: Path | None = Path(".env"),
 ) -> LocalRun:
     """Run an Argo manifest on this machine and return what happened.
 
@@ -56,6 +61,10 @@ def run_manifest(
             ``"off"``, or ``"auto"`` (live on a terminal, plain otherwise). Written to stderr.
         max_parallel: most processes at once; default this machine's cores (the manifest's
             ``spec.parallelism`` caps it further).
+        cache_root: where ``memoize`` keeps outputs between runs; default ``cache`` beside
+            ``runs_root`` (``.flowdsl/cache``). See :mod:`flowdsl.local.cache`.
+        env_file: the ``.env`` file Secret and ConfigMap values may come from (after the
+            environment; see :mod:`flowdsl.local.sources`); ``None`` reads none.
 
     Returns:
         The run. A run that fails is returned with status ``Failed`` (or ``Error``), and one
@@ -64,24 +73,39 @@ def run_manifest(
     Raises:
         RunError: the manifest cannot be run (it fails Argo's schema or rules, uses a feature
             the local engine does not support, a parameter is unknown, missing or not in its
-            enum) - raised before anything starts.
+            enum, a Secret or ConfigMap value has no local value, ``.env`` does not parse)
+            - raised before anything starts.
     """
     from flowdsl.errors import RunError
     from flowdsl.local import engine as eng
     from flowdsl.local import manifest as man
     from flowdsl.local import record
+    from flowdsl.local.cache import MemoCache
     from flowdsl.local.progress import make_reporter
+    from flowdsl.local.sources import Masker, Sources, SourcesError, check_sources
+    from flowdsl.local.volumes import check_volumes
 
     man.check_schema(manifest)
     spec = man.read_spec(manifest)
     man.check_lint(manifest, spec.display_name)
     values = man.resolve_parameters(spec, parameters)
+    try:
+        sources = Sources(env_file=env_file)
+    except SourcesError as exc:
+        raise RunError(
+            str(exc), fix="write one NAME=value a line", flow=spec.display_name
+        ) from None
+    masker = Masker()
+    source_notes = check_sources(spec, sources, masker, spec.display_name)
+    volume_notes = check_volumes(spec, sources, masker, spec.display_name)
     if max_parallel is not None and max_parallel < 1:
         raise RunError(
             f"max_parallel must be at least 1 (got {max_parallel})",
             fix="pass a positive number, or None for this machine's cores",
             flow=spec.display_name,
         )
+    if cache_root is None:
+        cache_root = Path(runs_root).parent / "cache"
     name = eng.new_run_name(spec)
     # Absolute: every process runs in its own directory, and paths handed to it must hold.
     if run_dir is None:
@@ -98,38 +122,130 @@ def run_manifest(
         run_dir=run_dir,
         reporter=reporter,
         max_parallel=max_parallel or eng.default_parallelism(),
+        sources=sources,
+        masker=masker,
+        cache=MemoCache(Path(cache_root).absolute()),
     )
     engine.notes.extend(_notes(spec))
+    engine.notes.extend(source_notes)
+    engine.notes.extend(volume_notes)
+    if _memoized(spec):
+        engine.notes.append(f"memoized outputs are kept in {cache_root} between local runs")
     return engine.run()
 
 
-def _notes(spec: Any) -> list[str]:
-    """What the user should know once: images are ignored, secrets come from the environment."""
-    images: set[str] = set()
-    secret_vars: list[str] = []
-    ignored: set[str] = set()
-    if spec.spec.get("volumes") or spec.spec.get("volumeClaimTemplates"):
-        ignored.add("volumes")
-    if spec.spec.get("synchronization"):
-        ignored.add("synchronization")
+#: Fields that only matter to a cluster: accepted, ignored locally, named once in a note.
+WORKFLOW_IGNORED = frozenset(
+    {
+        "affinity",
+        "archiveLogs",
+        "automountServiceAccountToken",
+        "dnsConfig",
+        "dnsPolicy",
+        "executor",
+        "hostAliases",
+        "hostNetwork",
+        "imagePullSecrets",
+        "metrics",
+        "nodeSelector",
+        "podDisruptionBudget",
+        "podGC",
+        "podMetadata",
+        "podPriorityClassName",
+        "podResources",
+        "podSpecPatch",
+        "resourceClaims",
+        "schedulerName",
+        "securityContext",
+        "serviceAccountName",
+        "synchronization",
+        "tolerations",
+        "ttlStrategy",
+        "volumeClaimGC",
+        "workflowMetadata",
+    }
+)
+TEMPLATE_IGNORED = frozenset(
+    {
+        "affinity",
+        "annotations",
+        "automountServiceAccountToken",
+        "executor",
+        "hostAliases",
+        "metadata",
+        "metrics",
+        "nodeSelector",
+        "pendingTimeout",
+        "podResources",
+        "podSpecPatch",
+        "priorityClassName",
+        "resourceClaims",
+        "schedulerName",
+        "securityContext",
+        "serviceAccountName",
+        "synchronization",
+        "tolerations",
+    }
+)
+CONTAINER_IGNORED = frozenset(
+    {
+        "imagePullPolicy",
+        "lifecycle",
+        "livenessProbe",
+        "ports",
+        "readinessProbe",
+        "resizePolicy",
+        "resources",
+        "restartPolicy",
+        "restartPolicyRules",
+        "securityContext",
+        "startupProbe",
+        "stdin",
+        "stdinOnce",
+        "terminationMessagePath",
+        "terminationMessagePolicy",
+        "tty",
+        "volumeDevices",
+    }
+)
+
+
+def _memoized(spec: Any) -> bool:
+    """Whether any template (inline ones included) has ``memoize``."""
+
+    def visit(template: Mapping[str, Any]) -> bool:
+        if template.get("memoize"):
+            return True
+        calls = list((template.get("dag") or {}).get("tasks") or [])
+        for group in template.get("steps") or []:
+            calls.extend(group or [])
+        return any(isinstance(c.get("inline"), Mapping) and visit(c["inline"]) for c in calls)
+
+    return any(visit(t) for t in spec.templates.values())
+
+
+def ignored_fields(spec: Any) -> list[str]:
+    """The cluster-only fields a workflow spec uses, sorted (what the engine ignores)."""
+    from flowdsl.local.manifest import leaf_templates
+
+    found = {field for field in WORKFLOW_IGNORED if spec.spec.get(field)}
     for template in spec.templates.values():
-        for field in ("memoize", "synchronization", "volumes"):
-            if template.get(field):
-                ignored.add(field)
+        found.update(field for field in TEMPLATE_IGNORED if template.get(field))
+    for _, template, kind in leaf_templates(spec):
+        found.update(field for field in TEMPLATE_IGNORED if template.get(field))
+        body = template[kind]
+        found.update(field for field in CONTAINER_IGNORED if body.get(field))
+    return sorted(found)
+
+
+def _notes(spec: Any) -> list[str]:
+    """What the user should know once: images and cluster-only fields are ignored."""
+    images: set[str] = set()
+    for template in spec.templates.values():
         for kind in ("container", "script"):
             body = template.get(kind)
-            if not isinstance(body, Mapping):
-                continue
-            if body.get("image"):
+            if isinstance(body, Mapping) and body.get("image"):
                 images.add(str(body["image"]))
-            if body.get("volumeMounts"):
-                ignored.add("volumes")
-            for variable in body.get("env") or []:
-                if (
-                    variable.get("valueFrom") is not None
-                    and variable.get("name") not in secret_vars
-                ):
-                    secret_vars.append(str(variable.get("name")))
     notes = []
     if images:
         shown = ", ".join(sorted(images)[:3]) + (" ..." if len(images) > 3 else "")
@@ -137,14 +253,7 @@ def _notes(spec: Any) -> list[str]:
             f"images are ignored locally ({shown}): commands run on this machine, "
             "python with this interpreter"
         )
+    ignored = ignored_fields(spec)
     if ignored:
-        notes.append(
-            f"ignored locally: {', '.join(sorted(ignored))} (volumes are not mounted, every "
-            "node runs, a local run is alone)"
-        )
-    if secret_vars:
-        notes.append(
-            "environment variables from Secrets or ConfigMaps come from your own environment "
-            f"locally: {', '.join(secret_vars)}"
-        )
+        notes.append(f"ignored locally (they only matter on a cluster): {', '.join(ignored)}")
     return notes

@@ -7,6 +7,8 @@ runs, so ``python -m flowdsl --help`` stays fast.
   or a flow (``file.py[:flow]``, compiled first by :func:`flowdsl.cli.load_manifest`)
   on this machine. Exit status 0 when the run succeeds, 1 when it fails, 130 when stopped
   with Ctrl-C. The entrypoint's outputs are printed on stdout, one ``name: value`` a line.
+  ``--cache-dir`` is where memoized outputs are kept (default: ``cache`` beside the runs
+  directory), ``--env-file`` the ``.env`` file Secret and ConfigMap values may come from.
 - ``runs``: the recent runs under ``.flowdsl/runs`` (``--runs-dir``), newest first.
 - ``graph TARGET --format mermaid|dot|png|svg``: a picture of the manifest's graph; png
   and svg need Graphviz's ``dot`` program.
@@ -208,6 +210,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.run_dir is not None:
         kwargs["run_dir"] = Path(args.run_dir)
     kwargs["runs_root"] = Path(args.runs_dir)
+    if args.cache_dir is not None:
+        kwargs["cache_root"] = Path(args.cache_dir)
+    kwargs["env_file"] = Path(args.env_file)
     run = run_manifest(manifest, **kwargs)
     for name, value in run.outputs.items():
         _print(f"{name}: {value}")
@@ -334,6 +339,18 @@ def register(subparsers: Any, *, flow: Any = None) -> None:
         help="run as if scheduled at TIME (ISO 8601, e.g. 2026-01-31T03:00; without an offset "
         "it is read in the schedule's time zone): the flow's ScheduledTime parameters and "
         "{{workflow.scheduledTime}} get it (default: now)",
+    )
+    run.add_argument(
+        "--cache-dir",
+        default=None,
+        metavar="DIR",
+        help="where memoized outputs are kept (default: cache beside the runs directory)",
+    )
+    run.add_argument(
+        "--env-file",
+        default=".env",
+        metavar="FILE",
+        help="Secret and ConfigMap values, after the environment (default: .env)",
     )
     run.set_defaults(handler=_run)
 

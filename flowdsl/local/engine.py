@@ -23,10 +23,27 @@ Semantics follow Argo's ``workflow/controller`` (``dag.go``, ``steps.go``, ``ope
   ``A.Failed`` and succeeds absorbs it; ``continueOn`` on a target forgives it;
 - a steps template runs its groups in order, the steps of a group in parallel; a step that
   fails without ``continueOn`` fails the group and stops the template;
-- ``retryStrategy`` (limit, retryPolicy, backoff duration/factor/cap/maxDuration,
-  expression) re-runs a leaf's command; ``activeDeadlineSeconds`` and ``timeout`` limit one
-  attempt of a leaf (Argo accepts them on leaf templates only);
-  ``spec.activeDeadlineSeconds`` limits the run (the exit handler still runs);
+- ``retryStrategy`` re-runs a leaf's command, deciding as Argo's ``processNodeRetries``
+  does, in its order: with a ``backoff``, past ``maxDuration`` since the first attempt
+  started ("Max duration limit exceeded"), or when the next wait would end past it
+  ("Backoff would exceed max duration limit"), it stops (a backoff needs a ``duration``:
+  "no base duration specified for retryStrategy"); then ``retryPolicy`` (default
+  ``OnFailure``, or ``Always`` when an ``expression`` is given) must accept the phase:
+  ``Always`` Failed and Error, ``OnFailure`` Failed, ``OnError`` Error, ``OnTransientError``
+  a failure whose message matches the ``TRANSIENT_ERROR_PATTERN`` regular expression of
+  the environment (the controller's setting; nothing else is transient locally); then
+  ``limit`` ("No more retries left"), then ``expression`` ("retryStrategy.expression
+  evaluated to false"). Each retry waits ``duration * factor^(n-1)`` capped by ``cap``, and
+  runs with a deadline of what is left of ``maxDuration`` (Argo's execution deadline);
+- ``activeDeadlineSeconds`` and ``timeout`` limit one attempt of a leaf (Argo accepts them
+  on leaf templates only); ``spec.activeDeadlineSeconds`` limits the run (the exit handler
+  still runs);
+- ``memoize``: a node whose key is in the cache within ``maxAge`` does not run; it
+  succeeds with the cached outputs (:mod:`flowdsl.local.cache`); a succeeded memoized
+  node is saved there;
+- ``env`` values from Secrets and ConfigMaps, ``envFrom`` and volumes are provided as
+  :mod:`flowdsl.local.sources` and :mod:`flowdsl.local.volumes` say; secret values are
+  masked in every record the engine writes;
 - ``spec.parallelism`` caps the processes running at once (and so does ``max_parallel``,
   by default this machine's cores); a DAG or steps template's ``parallelism`` caps its
   running children;
@@ -37,6 +54,7 @@ Semantics follow Argo's ``workflow/controller`` (``dag.go``, ``steps.go``, ``ope
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import heapq
 import itertools
 import json
@@ -56,6 +74,7 @@ from pathlib import Path
 from typing import Any
 
 from flowdsl.local import record as rec
+from flowdsl.local.cache import CachedOutputs, CacheError, MemoCache
 from flowdsl.local.expr import (
     DependsExpr,
     ExpressionError,
@@ -64,8 +83,17 @@ from flowdsl.local.expr import (
     task_depends,
 )
 from flowdsl.local.manifest import LEAF_KINDS, Spec, template_kind
-from flowdsl.local.model import COMPLETED, FAILED_OR_ERROR, FULFILLED, Attempt, LocalRun, NodeRecord
+from flowdsl.local.model import (
+    COMPLETED,
+    FAILED_OR_ERROR,
+    FULFILLED,
+    Attempt,
+    LocalRun,
+    Memoization,
+    NodeRecord,
+)
 from flowdsl.local.process import Launch, Outcome, ProcessHandle, prepare
+from flowdsl.local.sources import Masker, MissingValue, Sources, container_env
 from flowdsl.local.substitute import (
     TAG,
     nested_env,
@@ -81,6 +109,8 @@ from flowdsl.local.values import (
     parse_number,
     value_text,
 )
+from flowdsl.local.volumes import AttemptVolumes, attempt_volumes, claim_names, remove_private
+from flowdsl.scheduling import SCHEDULED_TIME_ANNOTATION
 
 __all__ = ["Engine", "Reporter"]
 
@@ -152,6 +182,7 @@ class _Node:
         "in_exit_handler",
         "inputs",
         "listeners",
+        "memoization",
         "message",
         "name",
         "outputs",
@@ -195,6 +226,7 @@ class _Node:
         self.in_exit_handler: bool = parent.in_exit_handler if parent else False
         self.group_done = 0
         self.group_total = 0
+        self.memoization: Memoization | None = None
 
     @property
     def fulfilled(self) -> bool:
@@ -219,7 +251,26 @@ class _Node:
             parent=self.parent.id if self.parent else None,
             children=tuple(child.id for child in self.children),
             directory=self.directory,
+            memoization=self.memoization,
         )
+
+
+def _masked(record: NodeRecord, masker: Masker) -> NodeRecord:
+    """``record`` with every text it holds masked (a no-op while there is nothing to mask)."""
+    if not masker:
+        return record
+    mask = masker.mask
+    return dataclasses.replace(
+        record,
+        message=mask(record.message),
+        inputs={k: mask(v) for k, v in record.inputs.items()},
+        outputs={k: mask(v) for k, v in record.outputs.items()},
+        result=None if record.result is None else mask(record.result),
+        attempts=tuple(
+            dataclasses.replace(attempt, message=mask(attempt.message))
+            for attempt in record.attempts
+        ),
+    )
 
 
 class _Boundary:
@@ -318,7 +369,24 @@ class Engine:
         run_dir: Path,
         reporter: Reporter,
         max_parallel: int,
+        sources: Sources | None = None,
+        masker: Masker | None = None,
+        cache: MemoCache | None = None,
     ) -> None:
+        """Prepare a run; nothing starts before :meth:`run`.
+
+        Args:
+            spec: the workflow spec.
+            parameters: the workflow parameter values.
+            name: the run's name.
+            run_dir: the run directory (absolute).
+            reporter: told about every change.
+            max_parallel: most processes at once.
+            sources: where Secret and ConfigMap values come from (default: the environment
+                and ``.env``).
+            masker: the secret values to mask (the pre-run checks have filled it).
+            cache: the memoization cache (default: ``.flowdsl/cache``).
+        """
         self.spec = spec
         self.parameters = dict(parameters)
         self.name = name
@@ -344,6 +412,15 @@ class Engine:
         self.workflow_halt: str | None = None
         self.started_at = _now()
         self.global_scope = self._global_scope()
+        self.sources = sources if sources is not None else Sources()
+        self.masker = masker if masker is not None else Masker()
+        self.cache = cache if cache is not None else MemoCache(Path(".flowdsl/cache"))
+        # Workflow-level volumes see the global scope (a claim named after a parameter).
+        self.workflow_volumes: list[dict[str, Any]] = substitute_deep(
+            list(spec.spec.get("volumes") or []), self.global_scope
+        )
+        self.claims = claim_names(spec.spec)
+        self.private_dirs: set[Path] = set()
         self.notes: list[str] = []
         self.status = "Succeeded"
         self.message = ""
@@ -367,6 +444,13 @@ class Engine:
             ),
             "workflow.priority": str(self.spec.spec.get("priority") or 0),
         }
+        # Argo sets {{workflow.scheduledTime}} from the annotation its cron controller puts
+        # on each run; a CronWorkflow run here is scheduled "now" (or by `run --at`).
+        scheduled = self.spec.annotations.get(SCHEDULED_TIME_ANNOTATION)
+        if scheduled is None and self.spec.kind == "CronWorkflow":
+            scheduled = scope["workflow.creationTimestamp"]
+        if scheduled is not None:
+            scope["workflow.scheduledTime"] = str(scheduled)
         for key in _STRFTIME_KEYS:
             scope[f"workflow.creationTimestamp.{key}"] = created.strftime(f"%{key}")
         scope["workflow.creationTimestamp.s"] = str(int(created.timestamp()))
@@ -421,7 +505,11 @@ class Engine:
     def report(self, node: _Node) -> None:
         """Tell the reporter about the node's current state."""
         group = (node.group_done, node.group_total) if node.type == "TaskGroup" else None
-        self.reporter.node(node.snapshot(), group)
+        self.reporter.node(self.record(node), group)
+
+    def record(self, node: _Node) -> NodeRecord:
+        """The node's record as the run keeps it: secret values masked."""
+        return _masked(node.snapshot(), self.masker)
 
     def set_running(self, node: _Node) -> None:
         """Mark a node running (and started, the first time)."""
@@ -434,13 +522,22 @@ class Engine:
         """Fulfil a node and tell whoever waits for it (later, through the queue)."""
         if node.fulfilled:
             return
+        memo = node.memoization
+        if phase == "Succeeded" and memo is not None and not memo.hit:
+            # Argo saves a memoized node's outputs when it succeeds, never when it fails.
+            try:
+                self.cache.save(
+                    memo, node.id, CachedOutputs(dict(node.outputs), node.result, node.exit_code)
+                )
+            except CacheError as exc:
+                phase, message = "Error", str(exc)
         node.phase = phase
         if message:
             node.message = message
         node.finished_at = _now()
         if node.started_at is None:
             node.started_at = node.finished_at
-        rec.write_node(node.snapshot())
+        rec.write_node(self.record(node))
         self.report(node)
         listeners, node.listeners = node.listeners, []
         if self.stopping:
@@ -495,6 +592,8 @@ class Engine:
         except _NodeError as exc:
             self.finish(node, "Error", str(exc))
             return node
+        if processed.get("memoize") and self.from_cache(node, processed):
+            return node
         if kind in LEAF_KINDS:
             _Leaf(self, node, processed, kind).start()
         elif kind == "dag":
@@ -538,6 +637,47 @@ class Engine:
         scope["node.name"] = node.name
         processed: dict[str, Any] = substitute_deep(dict(template), scope)
         return processed
+
+    def from_cache(self, node: _Node, template: Mapping[str, Any]) -> bool:
+        """Look a memoized node up; on a hit (or a cache error) finish it and say so."""
+        try:
+            status, cached = self.cache.lookup(template["memoize"])
+        except CacheError as exc:
+            self.finish(node, "Error", str(exc))
+            return True
+        node.memoization = status
+        if cached is None:
+            return False
+        node.outputs = dict(cached.parameters)
+        node.result = cached.result
+        node.exit_code = cached.exit_code
+        for param in (template.get("outputs") or {}).get("parameters") or []:
+            if str(param.get("name")) in node.outputs:
+                self.export_global(param, node.outputs[str(param.get("name"))])
+        self.finish(node, "Succeeded")
+        return True
+
+    def volumes_for(
+        self, template: Mapping[str, Any], kind: str, attempt_dir: Path
+    ) -> AttemptVolumes:
+        """Create the directories of one attempt's volumes (see :mod:`flowdsl.local.volumes`)."""
+        volumes = attempt_volumes(
+            template,
+            kind,
+            workflow_volumes=self.workflow_volumes,
+            claims=self.claims,
+            run_dir=self.run_dir,
+            attempt_dir=attempt_dir,
+            sources=self.sources,
+            masker=self.masker,
+        )
+        self.private_dirs.update(volumes.private)
+        return volumes
+
+    def release_private(self, directories: tuple[Path, ...]) -> None:
+        """Delete an attempt's secret directories."""
+        remove_private(directories)
+        self.private_dirs.difference_update(directories)
 
     def then_exit_handler(
         self, call: Mapping[str, Any], prefix: str, done: Callable[[_Node], None]
@@ -698,6 +838,8 @@ class Engine:
         finally:
             self.pool.shutdown(wait=True)
             _restore_sigterm(previous)
+            # Whatever an interrupted attempt left: secrets never outlive the run.
+            remove_private(tuple(self.private_dirs))
         return self._result(root)
 
     def _run_exit_handler(self, template: str) -> None:
@@ -771,7 +913,7 @@ class Engine:
                 node.phase = "Failed" if message == "stopped" else "Error"
                 node.message = node.message or message
                 node.finished_at = node.finished_at or _now()
-                rec.write_node(node.snapshot())
+                rec.write_node(self.record(node))
 
     def _stop(self, reason: str | None = None) -> None:
         """Ctrl-C (or SIGTERM): stop every process, wait for the workers, record Stopped."""
@@ -800,13 +942,14 @@ class Engine:
 
     def _result(self, root: _Node) -> LocalRun:
         finished = _now()
+        mask = self.masker.mask
         run = LocalRun(
             name=self.name,
             status=self.status,  # type: ignore[arg-type]
-            message=self.message if self.status != "Succeeded" else "",
+            message=mask(self.message) if self.status != "Succeeded" else "",
             parameters=dict(self.parameters),
-            outputs=dict(root.outputs),
-            nodes=tuple(node.snapshot() for node in self.nodes),
+            outputs={k: mask(v) for k, v in root.outputs.items()},
+            nodes=tuple(self.record(node) for node in self.nodes),
             run_dir=self.run_dir,
             started_at=self.started_at,
             finished_at=finished,
@@ -827,13 +970,17 @@ class _Retry:
         self.enabled = bool(strategy)
         limit = strategy.get("limit")
         self.limit = None if limit is None else parse_int(limit)
-        self.policy = str(strategy.get("retryPolicy") or "OnFailure")
+        # Argo's RetryPolicyActual: with an expression and no policy, the expression decides.
+        default = "Always" if strategy.get("expression") else "OnFailure"
+        self.policy = str(strategy.get("retryPolicy") or default)
         if self.policy not in ("Always", "OnFailure", "OnError", "OnTransientError"):
             raise _NodeError(
                 f"retryStrategy.retryPolicy {self.policy!r} is not one of: Always, OnFailure, "
                 "OnError, OnTransientError"
             )
         backoff = strategy.get("backoff") or {}
+        self.backoff = bool(backoff)
+        self.has_duration = bool(backoff.get("duration"))
         self.duration = parse_duration(backoff["duration"]) if backoff.get("duration") else 0.0
         self.factor = parse_number(backoff["factor"]) if backoff.get("factor") is not None else None
         self.cap = parse_duration(backoff["cap"]) if backoff.get("cap") else None
@@ -861,6 +1008,10 @@ class _Leaf:
         self.kind = kind
         self.first_started: float | None = None
         self.last_retry: dict[str, str] = {}
+        #: Per attempt: which limit its deadline is (for the timeout message).
+        self.limits: dict[int, str] = {}
+        #: Per attempt: its secret directories, deleted when it ends.
+        self.private: dict[int, tuple[Path, ...]] = {}
 
     def start(self) -> None:
         try:
@@ -891,9 +1042,26 @@ class _Leaf:
             "node.name": node.name,
         }
         template = substitute_deep(self.template, attempt_scope)
-        directory = node.directory or self.engine.run_dir / "nodes" / node.id
+        engine = self.engine
+        directory = node.directory or engine.run_dir / "nodes" / node.id
         attempt_dir = directory / f"attempt-{number}"
+        deadline = self.deadline
+        self.limits[number] = f"activeDeadlineSeconds/timeout: {_seconds(self.deadline)}"
+        retry = self.retry
+        if number > 0 and retry.max_duration is not None and self.first_started is not None:
+            # Argo's execution deadline: a retry may not run past maxDuration.
+            left = max(0.0, self.first_started + retry.max_duration - time.monotonic())
+            if deadline is None or left < deadline:
+                deadline = left
+                self.limits[number] = (
+                    f"retryStrategy.backoff.maxDuration: {_seconds(retry.max_duration)}"
+                )
         try:
+            volumes = engine.volumes_for(template, self.kind, attempt_dir)
+            self.private[number] = volumes.private
+            env_from, value_from, _ = container_env(
+                template[self.kind], engine.sources, engine.masker
+            )
             launch = prepare(
                 self.kind,
                 template,
@@ -905,16 +1073,30 @@ class _Leaf:
                     "ARGO_RETRIES": str(number),
                     "ARGO_PROGRESS_FILE": str(attempt_dir / "progress"),
                 },
-                deadline=self.deadline,
+                deadline=deadline,
+                mounts=volumes.mounts,
+                env_from=env_from,
+                value_from=value_from,
+                masker=engine.masker,
             )
-        except OSError as exc:
-            self.engine.finish(node, "Error", f"cannot prepare the command: {exc}")
+        except (MissingValue, ValueError) as exc:
+            # A Secret named only now that has no value, or a volume that cannot be made.
+            self._release(number)
+            engine.finish(node, "Error", str(exc))
             return
-        self.engine.request_pod(node, launch, lambda outcome: self.done(number, launch, outcome))
+        except OSError as exc:
+            self._release(number)
+            engine.finish(node, "Error", f"cannot prepare the command: {exc}")
+            return
+        engine.request_pod(node, launch, lambda outcome: self.done(number, launch, outcome))
+
+    def _release(self, number: int) -> None:
+        self.engine.release_private(self.private.pop(number, ()))
 
     def done(self, number: int, launch: Launch, outcome: Outcome) -> None:
         node = self.node
         engine = self.engine
+        self._release(number)
         if self.first_started is None:
             self.first_started = (
                 time.monotonic() - (outcome.finished_at - outcome.started_at).total_seconds()
@@ -926,8 +1108,7 @@ class _Leaf:
             phase, message = "Failed", halt or "stopped"
         elif outcome.timed_out:
             phase = "Failed"
-            limit = _seconds(self.deadline)
-            message = f"Step exceeded its deadline (activeDeadlineSeconds/timeout: {limit})"
+            message = f"Step exceeded its deadline ({self.limits.get(number, '')})"
         elif outcome.exit_code:
             phase, message = "Failed", f"Error (exit code {_exit_code(outcome.exit_code)})"
         elif outcome.missing:
@@ -964,7 +1145,11 @@ class _Leaf:
                 "lastRetry.duration": f"{took:g}",
                 "lastRetry.message": message,
             }
-            retry, why = self._should_retry(phase, number + 1)
+            try:
+                retry, why = self._should_retry(phase, number + 1, message)
+            except _NodeError as exc:
+                # Argo errors the node when its retryStrategy cannot be applied.
+                retry, why, phase, message = False, "", "Error", str(exc)
             if retry:
                 # Waiting for the backoff: Pending until the next attempt starts.
                 node.message = message
@@ -990,20 +1175,37 @@ class _Leaf:
                 engine.export_global(param, value)
         engine.finish(node, phase, message)
 
-    def _should_retry(self, phase: str, attempts: int) -> tuple[bool, str]:
+    def _should_retry(self, phase: str, attempts: int, message: str) -> tuple[bool, str]:
+        """Whether to retry after ``attempts`` attempts, and if not, why (Argo's order).
+
+        Raises:
+            _NodeError: a backoff without a duration (Argo errors the node).
+        """
         retry = self.retry
         if not retry.enabled:
             return False, ""
+        if retry.backoff:
+            elapsed: float | None = None
+            if retry.max_duration is not None and self.first_started is not None:
+                elapsed = time.monotonic() - self.first_started
+                if elapsed > retry.max_duration:
+                    return False, "Max duration limit exceeded"
+            if not retry.has_duration:
+                raise _NodeError("no base duration specified for retryStrategy")
+            if (
+                elapsed is not None
+                and retry.max_duration is not None
+                and elapsed + retry.delay(attempts) > retry.max_duration
+            ):
+                return False, "Backoff would exceed max duration limit"
+        if retry.policy == "OnTransientError":
+            allowed = phase in FAILED_OR_ERROR and _transient(message)
+        else:
+            allowed = phase in _RETRIED[retry.policy]
+        if not allowed:
+            return False, ""
         if retry.limit is not None and attempts > retry.limit:
             return False, "No more retries left" if retry.limit else ""
-        allowed = {
-            "Always": FAILED_OR_ERROR,
-            "OnFailure": frozenset({"Failed"}),
-            "OnError": frozenset({"Error"}),
-            "OnTransientError": frozenset(),
-        }[retry.policy]
-        if phase not in allowed:
-            return False, ""
         if retry.expression:
             from flowdsl.local import exprlang
 
@@ -1016,14 +1218,31 @@ class _Leaf:
             except exprlang.ExprError as exc:
                 return False, f"retryStrategy.expression failed: {exc}"
             if keep_going is not True:
-                return False, ""
-        if retry.max_duration is not None and self.first_started is not None:
-            elapsed = time.monotonic() - self.first_started
-            if elapsed >= retry.max_duration:
-                return False, "Max duration limit exceeded"
-            if elapsed + retry.delay(attempts) > retry.max_duration:
-                return False, "Backoff would exceed max duration limit"
+                return False, "retryStrategy.expression evaluated to false"
         return True, ""
+
+
+#: The phases each retryPolicy retries (OnTransientError: see _transient).
+_RETRIED: dict[str, frozenset[str]] = {
+    "Always": FAILED_OR_ERROR,
+    "OnFailure": frozenset({"Failed"}),
+    "OnError": frozenset({"Error"}),
+}
+
+
+def _transient(message: str) -> bool:
+    """Whether Argo would call a failure transient: TRANSIENT_ERROR_PATTERN matches it.
+
+    Argo also treats some Kubernetes and network errors as transient; a local attempt never
+    fails with those, so only the pattern (read when the failure happens) counts here.
+    """
+    pattern = os.environ.get("TRANSIENT_ERROR_PATTERN", "")
+    if not pattern:
+        return False
+    try:
+        return re.search(pattern, message) is not None
+    except re.error:
+        return False  # Go's regexp.MatchString error is ignored the same way
 
 
 def _exit_code(code: int) -> int:

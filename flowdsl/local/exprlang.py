@@ -21,7 +21,10 @@ Supported:
   flatten concat get`` and the predicates ``map filter all any none one count find
   findIndex`` with ``{...}`` closures over ``#``; Argo's ``asInt``, ``asFloat``,
   ``jsonpath`` and ``toJson``; and ``sprig.*`` for ``trim upper lower replace toString
-  default quote squote contains hasPrefix hasSuffix toJson`` (more raise an error).
+  default quote squote contains hasPrefix hasSuffix toJson int float64 atoi`` and the
+  digests and encodings memoize keys use, ``sha1sum sha256sum sha512sum adler32sum b64enc
+  b64dec`` (more raise an error). A digest is of the text's UTF-8 bytes, in lowercase hex
+  (``adler32sum``: decimal), as sprig prints them.
 
 A name that is not in the scope raises :class:`ExprError` with ``unknown name``: the
 substitution keeps such a tag as written, as Argo does with ``allowUnresolved``.
@@ -30,9 +33,11 @@ substitution keeps such a tag as written, as Argo does with ``allowUnresolved``.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import math
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -509,6 +514,30 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
 }
 
 
+def _text_arg(name: str, value: Any) -> str:
+    # sprig's digests take a Go string: expr-lang refuses anything else before the call.
+    if not isinstance(value, str):
+        raise ExprError(f"sprig.{name} needs a string (got {_type_name(value)})")
+    return value
+
+
+def _digest(name: str, algorithm: str) -> Callable[[Any], str]:
+    def digest(value: Any) -> str:
+        return hashlib.new(algorithm, _text_arg(name, value).encode("utf-8")).hexdigest()
+
+    return digest
+
+
+def _b64dec(value: Any) -> str:
+    try:
+        return base64.b64decode(_text_arg("b64dec", value), validate=True).decode(
+            "utf-8", errors="replace"
+        )
+    except ValueError as exc:
+        # sprig returns the decoding error's text as the value rather than failing.
+        return str(exc)
+
+
 class _Namespace:
     """``sprig``: a few of sprig's functions (the ones manifests use for text)."""
 
@@ -528,6 +557,12 @@ class _Namespace:
         "int": _to_int,
         "float64": _to_float,
         "atoi": _as_int,
+        "sha1sum": _digest("sha1sum", "sha1"),
+        "sha256sum": _digest("sha256sum", "sha256"),
+        "sha512sum": _digest("sha512sum", "sha512"),
+        "adler32sum": lambda s: str(zlib.adler32(_text_arg("adler32sum", s).encode("utf-8"))),
+        "b64enc": lambda s: base64.b64encode(_text_arg("b64enc", s).encode("utf-8")).decode(),
+        "b64dec": _b64dec,
     }
 
     def get(self, name: str) -> Any:

@@ -16,10 +16,18 @@ lifecycle ``hooks``, a ``retryStrategy`` on a dag or steps template (retries app
 container and script templates), and parameter values read from a ConfigMap or supplied
 by a person.
 
-Ignored, because they do not change what a run computes (the image included, which is
-said once in the output): resources, node selectors, tolerations, affinity, volumes and
-mounts, security contexts, service accounts, pod metadata and patches, metrics, memoization
-(every node runs) and synchronization (a local run is alone).
+Emulated elsewhere, and refused there when they cannot be: ``memoize``
+(:mod:`flowdsl.local.cache`), Secret and ConfigMap values (:mod:`flowdsl.local.sources`:
+a missing one refuses the run), volumes and mounts (:mod:`flowdsl.local.volumes`: a kind
+of volume it does not emulate refuses the run).
+
+Ignored, because they do not change what a run computes (the image included; a note at
+the start of the run names those the manifest uses, see
+:data:`flowdsl.local.WORKFLOW_IGNORED` and its siblings): resources, image pull policy,
+node selectors, tolerations, affinity, priority classes, security contexts, service
+accounts, pod GC, pod and template metadata (labels, annotations) and patches, probes,
+metrics, and synchronization (a local run is alone: mutexes and semaphores are never
+contended).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ __all__ = [
     "Spec",
     "check_lint",
     "check_schema",
+    "leaf_templates",
     "read_spec",
     "resolve_parameters",
     "template_kind",
@@ -99,6 +108,26 @@ def template_kind(template: Mapping[str, Any]) -> str | None:
         if template.get(kind) is not None:
             return kind
     return None
+
+
+def leaf_templates(spec: Spec) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+    """(name, template, kind) of every container and script template, inline ones included."""
+
+    def visit(
+        name: str, template: Mapping[str, Any]
+    ) -> Iterator[tuple[str, Mapping[str, Any], str]]:
+        kind = template_kind(template)
+        if kind in LEAF_KINDS:
+            yield name, template, str(kind)
+        calls: list[Mapping[str, Any]] = list((template.get("dag") or {}).get("tasks") or [])
+        for group in template.get("steps") or []:
+            calls.extend(group or [])
+        for call in calls:
+            if isinstance(call.get("inline"), Mapping):
+                yield from visit(f"{name}/{call.get('name')}", call["inline"])
+
+    for name, template in spec.templates.items():
+        yield from visit(name, template)
 
 
 def _merge(defaults: Any, value: Any) -> Any:

@@ -2,6 +2,8 @@
 
 These are what :func:`flowdsl.local.run_manifest` returns and what ``run.json`` holds. They
 are plain values (no reference to the engine), so they can be kept, compared and pickled.
+Secret values never appear in them: the engine masks every text it records (see
+:mod:`flowdsl.local.sources`).
 
 Node phases are Argo's (``Pending``, ``Running``, ``Succeeded``, ``Failed``, ``Error``,
 ``Skipped``, ``Omitted``); node types too (``DAG``, ``Steps``, ``StepGroup``, ``TaskGroup``,
@@ -24,6 +26,7 @@ __all__ = [
     "FULFILLED",
     "Attempt",
     "LocalRun",
+    "Memoization",
     "NodeRecord",
     "RunStatus",
 ]
@@ -86,6 +89,25 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class Memoization:
+    """A memoized node's cache lookup (Argo's ``node.memoizationStatus``).
+
+    Attributes:
+        hit: whether the outputs came from the cache (the node did not run).
+        key: the cache key, after substitution.
+        cache_name: the cache's ConfigMap name (a directory of the local cache).
+    """
+
+    hit: bool
+    key: str
+    cache_name: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form written in the run record (Argo's field names)."""
+        return {"hit": self.hit, "key": self.key, "cacheName": self.cache_name}
+
+
+@dataclass(frozen=True, slots=True)
 class NodeRecord:
     """One node of a local run, as Argo would list it in ``status.nodes``.
 
@@ -108,6 +130,7 @@ class NodeRecord:
         parent: id of the node this one hangs under (``None`` for the root).
         children: ids of the nodes hanging under this one.
         directory: the node's directory in the run directory.
+        memoization: the cache lookup of a template with ``memoize``; ``None`` otherwise.
     """
 
     id: str
@@ -127,6 +150,12 @@ class NodeRecord:
     parent: str | None = None
     children: tuple[str, ...] = ()
     directory: Path | None = None
+    memoization: Memoization | None = None
+
+    @property
+    def cached(self) -> bool:
+        """Whether the node's outputs came from the memoization cache (it did not run)."""
+        return self.memoization is not None and self.memoization.hit
 
     @property
     def duration(self) -> float | None:
@@ -166,6 +195,7 @@ class NodeRecord:
             "parent": self.parent,
             "children": list(self.children),
             "directory": str(self.directory) if self.directory else None,
+            "memoizationStatus": self.memoization.to_json() if self.memoization else None,
         }
 
 

@@ -10,17 +10,22 @@ its re-rooted form before the process starts. That covers ``--outputs /tmp/flowd
 (the runtime writes ``/tmp/flowdsl/outputs/return``) and ``echo 1 > /tmp/out.txt``. An
 occurrence only counts as a whole path: ``/tmp`` in ``/tmpfile`` or ``$HOME/tmp`` is left
 alone. The parent directories of the re-rooted paths are created, as an image would have
-them. Paths the template does not declare are not touched.
+them. Mounted volumes use the same mechanism: a mount path, and every path under it, is
+replaced by the volume's local directory (:mod:`flowdsl.local.volumes`), in the command,
+the args, the script source and the ``env`` values; an output path under a mount is read
+from the volume. Paths the template declares neither way are not touched.
 
 Other local stand-ins for a pod:
 
 - the image is ignored; ``python``/``python3`` (or ``python3.X``) as the command's first
   word runs this interpreter (``sys.executable``), so the project's environment is used;
-- the working directory is the attempt's directory, so relative files never collide;
-- the environment is this process's, plus the template's ``env`` values, plus
-  ``PYTHONPATH`` with the current directory first (the image would contain the project);
-  an ``env`` entry read from a Secret or ConfigMap is not set (your own environment's
-  variable of that name, if any, passes through);
+- the working directory is the attempt's directory, so relative files never collide; a
+  ``workingDir`` is re-rooted like a path (under a mount, it is the volume's directory);
+- the environment is this process's (without its ``FLOWDSL_SECRET_*`` variables), plus
+  the values ``envFrom`` reads, plus the template's ``env`` entries in order (a Secret's
+  or ConfigMap's value as :mod:`flowdsl.local.sources` found it), plus ``PYTHONPATH`` with
+  the current directory first (the image would contain the project); an ``env`` entry
+  read from elsewhere (``fieldRef``, ``resourceFieldRef``) is not set;
 - a script template's ``source`` is written to ``<attempt dir>/script`` and its path is
   appended as the last argument, as Argo does;
 - ``outputs.result`` is the standard output with one trailing newline removed, keeping
@@ -28,7 +33,9 @@ Other local stand-ins for a pod:
   parameter is its file's text with one trailing newline removed, or ``valueFrom.default``
   when the file is missing;
 - the process starts in a new session; when it ends, times out or is stopped, its whole
-  process group is killed, so nothing it started is left running.
+  process group is killed, so nothing it started is left running;
+- when it has ended, secret values are masked in its ``stdout.log`` and ``stderr.log``
+  (after its result and outputs are read, so what it hands on is intact).
 """
 
 from __future__ import annotations
@@ -44,7 +51,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flowdsl.local.sources import Masker
+    from flowdsl.local.volumes import Mount
 
 __all__ = [
     "MAX_RESULT_BYTES",
@@ -90,6 +101,7 @@ class Launch:
     stderr: Path
     deadline: float | None
     outputs: tuple[OutputSpec, ...]
+    masker: Masker | None = None
 
 
 @dataclass(slots=True)
@@ -115,8 +127,8 @@ def _reroot(root: Path, path: str) -> Path:
     return root.joinpath(*PurePosixPath(path).parts[1:])
 
 
-def _path_pattern(paths: Sequence[str]) -> re.Pattern[str] | None:
-    candidates: set[str] = set()
+def _path_pattern(paths: Sequence[str], mounts: Sequence[str] = ()) -> re.Pattern[str] | None:
+    candidates: set[str] = set(mounts)
     for path in paths:
         pure = PurePosixPath(path)
         candidates.add(str(pure))
@@ -128,6 +140,23 @@ def _path_pattern(paths: Sequence[str]) -> re.Pattern[str] | None:
     return re.compile(rf"(?<![\w./-])({alternatives})(?![\w.-])")
 
 
+class _PathMap:
+    """Where a container path is locally: in a mounted volume, else under the attempt's root."""
+
+    def __init__(self, root: Path, mounts: Sequence[Mount]) -> None:
+        self.root = root
+        # Deepest first: a mount inside another mount wins.
+        self.mounts = sorted(mounts, key=lambda m: len(PurePosixPath(m.path).parts), reverse=True)
+
+    def local(self, path: str) -> Path:
+        pure = PurePosixPath(path)
+        for mount in self.mounts:
+            inside = PurePosixPath(mount.path)
+            if pure == inside or inside in pure.parents:
+                return mount.local.joinpath(*pure.relative_to(inside).parts)
+        return _reroot(self.root, path)
+
+
 def prepare(
     kind: str,
     template: Mapping[str, Any],
@@ -135,6 +164,10 @@ def prepare(
     *,
     extra_env: Mapping[str, str],
     deadline: float | None,
+    mounts: Sequence[Mount] = (),
+    env_from: Mapping[str, str] | None = None,
+    value_from: Mapping[str, str] | None = None,
+    masker: Masker | None = None,
 ) -> Launch:
     """Build the command of one attempt of a (substituted) container or script template.
 
@@ -144,9 +177,14 @@ def prepare(
         attempt_dir: the attempt's directory (created here).
         extra_env: variables set for the process on top of the template's ``env``.
         deadline: seconds the attempt may run, if limited.
+        mounts: the attempt's volumes (their directories exist already).
+        env_from: the variables the container's ``envFrom`` sets.
+        value_from: the values of ``env`` entries read from a Secret or ConfigMap, by name.
+        masker: hides secret values in the attempt's logs once it has ended.
     """
     body: Mapping[str, Any] = template[kind]
     root = attempt_dir / "root"
+    paths = _PathMap(root, mounts)
     outputs: list[OutputSpec] = []
     declared_paths: list[str] = []
     for param in (template.get("outputs") or {}).get("parameters") or []:
@@ -155,7 +193,7 @@ def prepare(
         path = source.get("path")
         if path:
             text = str(path)
-            local = _reroot(root, text) if text.startswith("/") else attempt_dir / text
+            local = paths.local(text) if text.startswith("/") else attempt_dir / text
             if text.startswith("/"):
                 declared_paths.append(text)
             outputs.append(
@@ -163,16 +201,16 @@ def prepare(
                     str(param.get("name")), local, text, None if default is None else str(default)
                 )
             )
-    pattern = _path_pattern(declared_paths)
+    pattern = _path_pattern(declared_paths, [m.path for m in mounts])
 
     def rewrite(text: str) -> str:
         if pattern is None:
             return text
-        return pattern.sub(lambda m: str(_reroot(root, m.group(1))), text)
+        return pattern.sub(lambda m: str(paths.local(m.group(1))), text)
 
     attempt_dir.mkdir(parents=True, exist_ok=True)
     for path in declared_paths:
-        _reroot(root, path).parent.mkdir(parents=True, exist_ok=True)
+        paths.local(path).parent.mkdir(parents=True, exist_ok=True)
 
     argv = [rewrite(str(part)) for part in body.get("command") or []]
     argv += [rewrite(str(part)) for part in body.get("args") or []]
@@ -182,11 +220,22 @@ def prepare(
         script = attempt_dir / "script"
         script.write_text(rewrite(str(body.get("source") or "")), encoding="utf-8")
         argv.append(str(script))
+    cwd = attempt_dir
+    working_dir = str(body.get("workingDir") or "")
+    if working_dir.startswith("/"):
+        cwd = paths.local(working_dir)
+        cwd.mkdir(parents=True, exist_ok=True)
 
-    env = dict(os.environ)
+    # A pod sees only what its manifest gives it: the local stand-ins for Secrets stay out.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWDSL_SECRET_")}
+    env.update(env_from or {})
     for variable in body.get("env") or []:
-        if "value" in variable and variable.get("valueFrom") is None:
-            env[str(variable["name"])] = "" if variable["value"] is None else str(variable["value"])
+        name = str(variable.get("name"))
+        if variable.get("valueFrom") is None:
+            if "value" in variable:
+                env[name] = "" if variable["value"] is None else rewrite(str(variable["value"]))
+        elif value_from is not None and name in value_from:
+            env[name] = value_from[name]
     env.update(extra_env)
     python_path = [os.getcwd()]
     if env.get("PYTHONPATH"):
@@ -195,11 +244,12 @@ def prepare(
     return Launch(
         argv=tuple(argv),
         env=env,
-        cwd=attempt_dir,
+        cwd=cwd,
         stdout=attempt_dir / "stdout.log",
         stderr=attempt_dir / "stderr.log",
         deadline=deadline,
         outputs=tuple(outputs),
+        masker=masker,
     )
 
 
@@ -245,7 +295,19 @@ class ProcessHandle:
             return self._stop_requested
 
     def run(self) -> Outcome:
-        """Start the process, wait for it (up to the deadline), and read its outputs."""
+        """Start the process, wait for it (up to the deadline), and read its outputs.
+
+        Secret values are masked in the logs afterwards (the outputs are read first).
+        """
+        try:
+            return self._run()
+        finally:
+            masker = self.launch.masker
+            if masker:
+                masker.mask_file(self.launch.stdout)
+                masker.mask_file(self.launch.stderr)
+
+    def _run(self) -> Outcome:
         launch = self.launch
         started = _now()
         outcome = Outcome(started_at=started, finished_at=started)

@@ -9,6 +9,7 @@ Plain lines (``progress="plain"``, or ``"auto"`` when stderr is not a terminal):
     12:00:01 note: images are ignored locally (...)
     12:00:01 ▶ extract
     12:00:02 ✔ extract (0.41s)
+    12:00:02 ✔ features (cached)                         (a memoize hit: it did not run)
     12:00:02 ▶ train: 0/1000
     12:00:04 … train: 100/1000
     12:00:09 ✘ deploy failed after 3 attempts: Error (exit code 1)
@@ -134,6 +135,8 @@ class PlainReporter(Reporter):
                 )
         elif node.phase == "Succeeded":
             took = f" ({node.duration:.2f}s)" if node.duration is not None else ""
+            if node.cached:
+                took = " (cached)"
             self._line(f"{symbol} {node.display_name}{took}")
         elif node.phase in FAILED_OR_ERROR:
             tries = f" after {len(node.attempts)} attempts" if len(node.attempts) > 1 else ""
@@ -216,6 +219,8 @@ class LiveReporter(Reporter):
                 done, total = group
                 detail = ProgressBar(total=max(total, 1), completed=done, width=30)
                 label = Text(f"{node.phase.lower()} {done}/{total}", style=style)
+            elif node.cached:
+                label = Text("cached", style=style)
             else:
                 took = f" {node.duration:.1f}s" if node.duration is not None else ""
                 label = Text(f"{node.phase.lower()}{took}", style=style)

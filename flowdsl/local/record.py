@@ -15,6 +15,13 @@ Layout (default root ``.flowdsl/runs``)::
                 stderr.log       its standard error
                 script           a script template's source, as run
                 root/...         the re-rooted absolute paths (see flowdsl.local.process)
+                volumes/<name>/  its emptyDir and ConfigMap volumes
+        volumes/<claim>/         each persistent volume claim of the run, shared by its nodes
+                                 (see flowdsl.local.volumes)
+
+Memoized outputs live outside the run directories, in the cache (``.flowdsl/cache``, see
+:mod:`flowdsl.local.cache`). Secret values are masked in everything written here, and
+Secret volumes are never written here (see :mod:`flowdsl.local.sources`).
 
 ``run.json`` is written when the run starts (status ``Running``) and again when it ends,
 so an interrupted engine still leaves a record. JSON is written atomically (a temporary

@@ -10,7 +10,9 @@ Scopes, as Argo builds them (each stage fills what it knows and leaves the rest 
 - global: ``workflow.parameters.X``, ``workflow.parameters`` (JSON), ``workflow.name``,
   ``workflow.namespace``, ``workflow.uid``, ``workflow.creationTimestamp``,
   ``workflow.mainEntrypoint``, ``workflow.serviceAccountName``, ``workflow.labels.X``,
-  ``workflow.annotations.X``, ``workflow.outputs.parameters.X`` (``globalName`` outputs), and
+  ``workflow.annotations.X``, ``workflow.outputs.parameters.X`` (``globalName`` outputs),
+  ``workflow.scheduledTime`` (a CronWorkflow's run, or a manifest annotated with
+  ``workflows.argoproj.io/scheduled-time`` as Argo's cron controller does), and
   in an exit handler ``workflow.status``, ``workflow.duration`` and ``workflow.failures``;
 - a template's inputs: ``inputs.parameters.X`` and ``inputs.parameters`` (JSON);
 - a DAG task: ``tasks.T.outputs.parameters.P``, ``tasks.T.outputs.result``,

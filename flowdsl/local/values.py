@@ -2,9 +2,11 @@
 
 Argo reads ``backoff.duration``, ``backoff.maxDuration`` and a template's ``timeout`` with
 Go's ``time.ParseDuration`` (``"1m30s"``, ``"50ms"``), except that a bare number means
-seconds; ``retryStrategy.limit``, ``backoff.factor`` and ``activeDeadlineSeconds`` are
-IntOrString (``3`` or ``"3"``). Loop items are rendered the way Argo renders them with Go's
-``%v`` (``{{item}}``, and node names such as ``train(0:resnet)``).
+seconds (:func:`parse_duration`); ``memoize.maxAge`` with ``time.ParseDuration`` alone, so
+``"10"`` and ``"1d"`` are errors there (:func:`parse_go_duration`); ``retryStrategy.limit``,
+``backoff.factor`` and ``activeDeadlineSeconds`` are IntOrString (``3`` or ``"3"``). Loop
+items are rendered the way Argo renders them with Go's ``%v`` (``{{item}}``, and node names
+such as ``train(0:resnet)``).
 """
 
 from __future__ import annotations
@@ -14,7 +16,15 @@ import re
 from datetime import date
 from typing import Any
 
-__all__ = ["item_label", "item_text", "parse_duration", "parse_int", "parse_number", "value_text"]
+__all__ = [
+    "item_label",
+    "item_text",
+    "parse_duration",
+    "parse_go_duration",
+    "parse_int",
+    "parse_number",
+    "value_text",
+]
 
 _UNITS = {
     "ns": 1e-9,
@@ -58,6 +68,50 @@ def parse_duration(value: object) -> float:
     if pos != len(text):
         raise ValueError(f"expected a duration such as '30s' or '1m30s', got {value!r}")
     return sign * total
+
+
+_GO_NUMBER = re.compile(r"(\d*)(\.\d*)?")
+_GO_UNIT = re.compile(r"[^\d.]*")
+
+
+def parse_go_duration(text: str) -> float:
+    """Seconds in a duration as Go's ``time.ParseDuration`` reads it, and nothing more.
+
+    A sequence of decimal numbers, each with a unit (``ns us µs ms s m h``), with an
+    optional sign; ``"0"`` alone needs no unit. No day unit, no bare number of seconds.
+
+    Raises:
+        ValueError: with Go's own message (``time: unknown unit "d" in duration "1d"``).
+    """
+    quoted = json.dumps(text, ensure_ascii=False)
+    rest = text
+    negative = False
+    if rest[:1] in ("+", "-"):
+        negative = rest[0] == "-"
+        rest = rest[1:]
+    if rest == "0":
+        return 0.0
+    if not rest:
+        raise ValueError(f"time: invalid duration {quoted}")
+    total = 0.0
+    while rest:
+        number = _GO_NUMBER.match(rest)
+        whole, fraction = (number.group(1), number.group(2)) if number else ("", None)
+        if not whole and (fraction is None or fraction == "."):
+            raise ValueError(f"time: invalid duration {quoted}")
+        value = float((whole or "0") + (fraction or ""))
+        rest = rest[number.end() if number else 0 :]
+        unit_match = _GO_UNIT.match(rest)
+        unit = unit_match.group(0) if unit_match else ""
+        rest = rest[len(unit) :]
+        if not unit:
+            raise ValueError(f"time: missing unit in duration {quoted}")
+        if unit not in _UNITS:
+            raise ValueError(
+                f"time: unknown unit {json.dumps(unit, ensure_ascii=False)} in duration {quoted}"
+            )
+        total += value * _UNITS[unit]
+    return -total if negative else total
 
 
 def parse_int(value: object) -> int:
