@@ -20,6 +20,7 @@ from typing import Any
 
 from hera.workflows import models as m
 
+from flowdsl.artifacts import artifact_kind
 from flowdsl.errors import CompileError, OptionError
 from flowdsl.ir import TaskDef, TaskOptions, WorkflowOptions
 from flowdsl.options import (
@@ -290,8 +291,10 @@ def _memoize(options: TaskOptions, task: TaskDef, *, flow: str) -> m.Memoize | N
     # The key names the task, its code and the cache version, then hashes the inputs. Argo's
     # cache accepts only keys matching ^[a-zA-Z0-9][-a-zA-Z0-9]*$, hence '-' between parts.
     key = f"{task.name}-{_code_version(task)}-v{_key_text(cache.version)}"
-    if task.params:
-        joined = " + '|' + ".join(f"inputs.parameters['{p.name}']" for p in task.params)
+    # Artifact inputs are files, not parameters: the key covers the parameter inputs.
+    params = [p for p in task.params if artifact_kind(p.annotation) is None]
+    if params:
+        joined = " + '|' + ".join(f"inputs.parameters['{p.name}']" for p in params)
         key += f"-{{{{=sprig.sha256sum({joined})}}}}"
     return m.Memoize(
         key=key,
@@ -354,4 +357,10 @@ def workflow_fields(
         "volumes": [_volume(v) for v in shared] or None,
         "volume_claim_templates": [_claim(v) for v in all_claims.values()] or None,
         "synchronization": synchronization,
+        # Argo's convention: repositories are keys of the `artifact-repositories` ConfigMap.
+        "artifact_repository_ref": m.ArtifactRepositoryRef(
+            config_map="artifact-repositories", key=workflow.artifact_repository
+        )
+        if workflow.artifact_repository
+        else None,
     }

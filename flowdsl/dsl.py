@@ -34,6 +34,7 @@ import typing_extensions as te
 from typing_extensions import ParamSpec
 
 from flowdsl import types as codecs
+from flowdsl.artifacts import ArtifactKind, artifact_kind
 from flowdsl.errors import (
     AnnotationError,
     DefinitionError,
@@ -169,6 +170,7 @@ _WORKFLOW_OPTIONS = (
     "workflow_timeout",
     "pod_gc",
     "max_concurrent",
+    "artifact_repository",
 )
 
 
@@ -311,21 +313,41 @@ def _strip_annotated(annotation: Any) -> tuple[Any, tuple[Any, ...]]:
 
 def _codec(
     annotation: Any, *, kind: str, owner: str, parameter: str | None, location: str
-) -> codecs.Codec:
+) -> codecs.Codec | None:
+    """The codec of a parameter or return hint; ``None`` for an artifact (a task's only).
+
+    Raises:
+        AnnotationError: the hint is not supported, or is an artifact where only text
+            parameters can be (a flow's parameters and result, which Argo passes as text).
+    """
     where: dict[str, Any] = {"flow": owner} if kind == "flow" else {"task": owner}
+    artifact = artifact_kind(annotation)
+    if artifact is not None:
+        if kind == "flow":
+            what = f"parameter '{parameter}'" if parameter else "the result"
+            raise AnnotationError(
+                f"{what} is typed {type_repr(annotation)}, an Argo artifact; a flow's "
+                "parameters and result are Argo parameters (text)",
+                fix="take a path or URL string and read it in a task; pass artifacts between tasks",
+                parameter=parameter,
+                location=location,
+                **where,
+            )
+        if artifact.kind == "value":
+            _codec(artifact.inner, kind=kind, owner=owner, parameter=parameter, location=location)
+        return None
     try:
         codec = codecs.codec_for(annotation)
     except FlowDSLError as exc:
         raise AnnotationError(
             exc.problem, fix=exc.fix, parameter=parameter, location=location, **where
         ) from None
-    if codec.is_artifact:
-        what = f"parameter '{parameter}'" if parameter else "the return value"
+    if codec.is_artifact:  # a Path subclass the artifact table does not list
         raise AnnotationError(
-            f"type '{codec.type_name}' of {what} is passed as an Argo artifact, which this "
-            "version of flowdsl does not lower yet",
-            fix="pass the data through a parameter type (str, list, dataclass ...) or a "
-            "path/URL string for now",
+            f"type '{codec.type_name}' is passed as an Argo artifact, but not one flowdsl "
+            "knows how to store",
+            fix="use bytes, pathlib.Path or Artifact[T]",
+            parameter=parameter,
             location=location,
             **where,
         )
@@ -480,7 +502,16 @@ def _make_task(
         bare, _ = _strip_annotated(annotation)
         codec = _codec(bare, kind="task", owner=argo_name, parameter=param.name, location=location)
         default = NO_DEFAULT if param.default is param.empty else param.default
-        if default is not NO_DEFAULT:
+        if default is not NO_DEFAULT and codec is None:
+            raise DefinitionError(
+                "an artifact parameter cannot have a default (Argo artifacts come from files "
+                "in the artifact repository)",
+                fix="drop the default, or make the parameter an ordinary type",
+                task=argo_name,
+                parameter=param.name,
+                location=location,
+            )
+        if default is not NO_DEFAULT and codec is not None:
             _check_default(
                 codec,
                 default,
@@ -493,7 +524,10 @@ def _make_task(
     returns, _ = _strip_annotated(_return_annotation(hints))
     if returns is not None:
         _codec(returns, kind="task", owner=argo_name, parameter=None, location=location)
-    outputs = tuple(Output(n, t) for n, t in codecs.output_parameters(returns))
+    if artifact_kind(returns) is not None:
+        outputs: tuple[Output, ...] = (Output("return", returns, artifact=True),)
+    else:
+        outputs = tuple(Output(n, t) for n, t in codecs.output_parameters(returns))
     task_options = _task_options(TaskOptions(), options, task=argo_name, location=location)
     definition = TaskDef(
         name=argo_name,
@@ -1316,6 +1350,18 @@ class _Tracer:
     ) -> Ref:
         callee = self._callee(target, location)
         where = {"flow": self.flow_name, "task": callee.name, "location": location}
+        uses_artifacts = any(o.artifact for o in callee.outputs) or any(
+            artifact_kind(p.annotation) for p in callee.params
+        )
+        if uses_artifacts and (mapped or self.group is not None):
+            construct = "map(...)" if mapped else f"fused({self.group.name!r})"  # type: ignore[union-attr]
+            raise TraceError(
+                f"{construct} with a task that takes or returns artifacts is not supported "
+                "(Argo does not join a loop's artifacts; a fused group passes values in memory "
+                "and exports parameters)",
+                fix="call the task on its own, or pass ordinary values",
+                **where,
+            )
         try:
             bound = inspect.signature(callee.fn).bind(*args, **kwargs)
         except TypeError as exc:
@@ -1490,6 +1536,47 @@ class _Tracer:
                 ) from None
         return Const(list(arg))
 
+    def _check_artifact_argument(
+        self,
+        param: TaskParam,
+        arg: Any,
+        wanted: ArtifactKind | None,
+        given: ArtifactKind | None,
+        where: Mapping[str, str],
+    ) -> None:
+        """An artifact parameter takes an artifact output of the same kind, and only that."""
+        label = arg._label if isinstance(arg, Ref) else repr(arg)
+        if wanted is None:
+            raise TraceError(
+                f"{label} is an artifact ({type_repr(arg._annotation)}), but the parameter is "
+                f"an Argo parameter of type {type_repr(param.annotation)}",
+                fix="type the parameter as the artifact (bytes, Path or Artifact[T]), or have "
+                "the producing task return an ordinary value",
+                parameter=param.name,
+                **where,
+            )
+        if not isinstance(arg, Ref):
+            raise TraceError(
+                f"the artifact parameter is given a constant ({_short(arg)}); artifacts are "
+                "files that tasks produce",
+                fix="pass the output of a task that returns "
+                f"{type_repr(param.annotation)}, or a path/URL string to an ordinary parameter",
+                parameter=param.name,
+                **where,
+            )
+        if given != wanted and not (
+            given is not None
+            and given.kind == wanted.kind == "value"
+            and _type_mismatch(given.inner, wanted.inner) is None
+        ):
+            raise TraceError(
+                f"expected {type_repr(param.annotation)}, got {arg._label} of type "
+                f"{type_repr(arg._annotation)}",
+                fix="pass an artifact of the same kind (bytes, Path or Artifact[T])",
+                parameter=param.name,
+                **where,
+            )
+
     def _value(self, param: TaskParam, arg: Any, where: Mapping[str, str]) -> Value:
         if isinstance(arg, _NoOutputRef):
             raise TraceError(
@@ -1505,6 +1592,11 @@ class _Tracer:
                 parameter=param.name,
                 **where,
             )
+        wanted, given = artifact_kind(param.annotation), None
+        if isinstance(arg, Ref):
+            given = artifact_kind(arg._annotation)
+        if wanted is not None or given is not None:
+            self._check_artifact_argument(param, arg, wanted, given, where)
         if isinstance(arg, Ref):
             if arg._tracer is not self:
                 raise TraceError(
@@ -1860,6 +1952,11 @@ def _rewrite_condition(condition: Condition, export: Callable[[Value], Value]) -
     return AllOf(parts) if isinstance(condition, AllOf) else AnyOf(parts)
 
 
+def _short(value: Any, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 def _reject_nested_refs(value: Any, parameter: str, where: Mapping[str, str]) -> None:
     """A reference inside a list or dict constant cannot be encoded at compile time."""
     stack = [value]
@@ -2089,6 +2186,7 @@ class Flow(Generic[P, R]):
                 bare, kind="flow", owner=self.name, parameter=param.name, location=self.location
             )
             default = NO_DEFAULT if param.default is param.empty else param.default
+            assert codec is not None  # _codec refuses artifacts for flows
             if default is not NO_DEFAULT:
                 _check_default(
                     codec,

@@ -164,6 +164,8 @@ class WorkflowOptions:
         workflow_timeout: the workflow's deadline in seconds (``activeDeadlineSeconds``).
         pod_gc: when Argo deletes finished pods.
         max_concurrent: most runs of this flow at once (1: a mutex; more: a semaphore).
+        artifact_repository: the key of a repository in the namespace's
+            ``artifact-repositories`` ConfigMap (default: the namespace's default repository).
     """
 
     labels: Pairs | None = None
@@ -175,6 +177,7 @@ class WorkflowOptions:
     workflow_timeout: int | None = None
     pod_gc: str | None = None
     max_concurrent: int | None = None
+    artifact_repository: str | None = None
 
     def over(self, lower: WorkflowOptions) -> WorkflowOptions:
         """These options with ``lower``'s filling what is not set here."""
@@ -227,10 +230,15 @@ class TaskParam:
 
 @dataclass(frozen=True, slots=True)
 class Output:
-    """An output parameter a task writes: ``return``, or one field of a structured return."""
+    """An output a task writes: ``return``, or one field of a structured return.
+
+    ``artifact`` outputs are files in Argo's artifact repository (``bytes``, ``Path``,
+    ``Artifact[T]``); the others are parameters.
+    """
 
     name: str
     annotation: Any
+    artifact: bool = False
 
 
 @dataclass(frozen=True, slots=True, eq=False)

@@ -41,6 +41,7 @@ from flowdsl._lower_options import (
     template_fields,
     workflow_fields,
 )
+from flowdsl.artifacts import artifact_kind
 from flowdsl.context import ENV as CONTEXT_ENV
 from flowdsl.errors import CompileError, FlowDSLError, ParameterError
 from flowdsl.ir import (
@@ -77,6 +78,8 @@ __all__ = [
 API_VERSION = "argoproj.io/v1alpha1"
 #: Where the runtime writes output parameters in the container, one file per output.
 OUTPUTS_DIR = "/tmp/flowdsl/outputs"
+#: Where Argo places input artifacts in the container, one file (or directory) per input.
+INPUTS_DIR = "/tmp/flowdsl/inputs"
 #: What every task's container runs.
 RUNTIME_COMMAND = ("python", "-m", "flowdsl.runtime")
 #: Label tying every Workflow to the flow it came from (for listing and cron runs).
@@ -304,10 +307,13 @@ class _Lowering:
         elif loop is not None:
             with_items, with_param, item_args = _loop(call, nested)
             arguments += item_args
+        artifacts = _artifact_arguments(call)
         return m.DAGTask(
             name=call.id,
             template=template,
-            arguments=m.Arguments(parameters=arguments) if arguments else None,
+            arguments=m.Arguments(parameters=arguments or None, artifacts=artifacts or None)
+            if arguments or artifacts
+            else None,
             depends=_depends(graph, call),
             when=_condition(call.condition, nested) if call.condition is not None else None,
             with_items=with_items,
@@ -422,9 +428,28 @@ def _param_annotation(call: Call, name: str) -> Any:
     return next(p.annotation for p in params if p.name == name)
 
 
+def _artifact_arguments(call: Call) -> list[m.Artifact]:
+    """Artifacts a call passes on: outputs of earlier calls, by reference (``from``)."""
+    if isinstance(call.task, FlowGraph):
+        return []
+    files = {p.name for p in call.task.params if artifact_kind(p.annotation) is not None}
+    return [
+        m.Artifact(name=name, from_=f"{{{{tasks.{value.node}.outputs.artifacts.{value.output}}}}}")
+        for name, value in call.args
+        if name in files and isinstance(value, NodeOutput)
+    ]
+
+
 def _arguments(call: Call, nested: bool) -> list[m.Parameter]:
+    files = (
+        set()
+        if isinstance(call.task, FlowGraph)
+        else {p.name for p in call.task.params if artifact_kind(p.annotation) is not None}
+    )
     parameters = []
     for name, value in call.args:
+        if name in files:
+            continue  # passed as an artifact (see _artifact_arguments)
         if isinstance(value, Const):
             text = codecs.codec_for(_param_annotation(call, name)).encode(value.value)
         else:
@@ -570,6 +595,7 @@ def _leaf_template(
             task=task.name,
             location=task.location,
         )
+    files = {p.name for p in task.params if artifact_kind(p.annotation) is not None}
     inputs = [
         m.Parameter(
             name=param.name,
@@ -578,14 +604,28 @@ def _leaf_template(
             else codecs.codec_for(param.annotation).encode(param.default),
         )
         for param in task.params
+        if param.name not in files
     ]
+    input_artifacts = [m.Artifact(name=name, path=f"{INPUTS_DIR}/{name}") for name in sorted(files)]
     outputs = [
         m.Parameter(name=out.name, value_from=m.ValueFrom(path=f"{OUTPUTS_DIR}/{out.name}"))
         for out in task.outputs
+        if not out.artifact
+    ]
+    output_artifacts = [
+        m.Artifact(name=out.name, path=f"{OUTPUTS_DIR}/{out.name}")
+        for out in task.outputs
+        if out.artifact
     ]
     args = ["--outputs", OUTPUTS_DIR]
     for param in task.params:
-        args += ["--input", f"{param.name}={{{{inputs.parameters.{param.name}}}}}"]
+        # An artifact input arrives as a file: the runtime gets its path and reads it.
+        value = (
+            f"{INPUTS_DIR}/{param.name}"
+            if param.name in files
+            else f"{{{{inputs.parameters.{param.name}}}}}"
+        )
+        args += ["--input", f"{param.name}={value}"]
     retried = options.retries is not None and options.retries.limit > 0
     pod = container_fields(options, _context_env(task.name, retried=retried), workflow)
     container: m.Container | None = None
@@ -609,8 +649,12 @@ def _leaf_template(
         )
     return m.Template(
         name=name,
-        inputs=m.Inputs(parameters=inputs) if inputs else None,
-        outputs=m.Outputs(parameters=outputs) if outputs else None,
+        inputs=m.Inputs(parameters=inputs or None, artifacts=input_artifacts or None)
+        if inputs or input_artifacts
+        else None,
+        outputs=m.Outputs(parameters=outputs or None, artifacts=output_artifacts or None)
+        if outputs or output_artifacts
+        else None,
         container=container,
         script=script,
         **template_fields(options, task, flow=flow, workflow=workflow),

@@ -1295,6 +1295,7 @@ TASK_OPTIONS: Mapping[str, Callable[[Any], Any]] = {
 FLOW_OPTIONS: Mapping[str, Callable[[Any], Any]] = {
     "workflow_timeout": lambda value: check_duration(value, option="workflow_timeout"),
     "pod_gc": _one_of("pod_gc", POD_GC_STRATEGIES),
+    "artifact_repository": _object_name("artifact_repository"),
     "code": _one_of("code", _CODE_MODES),
     "fail_fast": _flag("fail_fast"),
 }

@@ -443,13 +443,13 @@ class TestFailures:
             "(300 characters); write a whole number such as 42"
         )
 
-    def test_unsupported_parameter_type(self, project: Path) -> None:
-        """An artifact-typed parameter cannot be decoded from a parameter text."""
+    def test_missing_input_artifact(self, project: Path) -> None:
+        """An artifact-typed parameter is read from the file at the path it is given."""
         result = by_import(project, "takes_bytes", "data=abc")
         assert result.returncode == 2
         assert error_line(result).startswith(
-            "flowdsl.runtime: error: task 'takes_bytes', parameter 'data': expected bytes, "
-            "got 'abc': "
+            "flowdsl.runtime: error: task 'takes_bytes', parameter 'data': the input artifact "
+            "at 'abc' cannot be read (FileNotFoundError: "
         )
 
     def test_unhinted_parameter(self, project: Path) -> None:

@@ -1,6 +1,6 @@
 """Each node of the pipeline on the machine type it needs (the profiles in pyproject.toml).
 
-    python -m flowdsl compile examples/machine_types/training.py
+python -m flowdsl compile examples/machine_types/training.py
 """
 
 from __future__ import annotations

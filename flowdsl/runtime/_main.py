@@ -77,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         task = getattr(fn, "__qualname__", None) or repr(fn)
         call_args, call_kwargs = _decode_inputs(fn, hints, inputs, task)
         result = _call(fn, call_args, call_kwargs)
-        outputs = _encode_outputs(hints, result, task)
+        outputs = _encode_outputs(hints, result, task, args.outputs)
         _write_outputs(args.outputs, outputs, task)
     except _UserCodeFailed:
         return 1
@@ -274,6 +274,7 @@ def _decode_inputs(
     fn: Callable[..., Any], hints: Mapping[str, Any], inputs: Mapping[str, str], task: str
 ) -> tuple[list[Any], dict[str, Any]]:
     """Decode every input with its parameter's codec; positional-only ones go by position."""
+    from flowdsl.artifacts import artifact_kind
     from flowdsl.types import codec_for, decode_fan_in
 
     params = _signature(fn)
@@ -309,6 +310,14 @@ def _decode_inputs(
                 task=task,
                 parameter=param.name,
             )
+        artifact = artifact_kind(hints[param.name])
+        if artifact is not None:
+            value = _read_artifact(artifact, inputs[param.name], task, param.name)
+            if param.positional_only:
+                args.append(value)
+            else:
+                kwargs[param.name] = value
+            continue
         text = _normalise_failures(hints[param.name], inputs[param.name])
         try:
             codec = codec_for(hints[param.name])
@@ -393,12 +402,53 @@ def _normalise_failures(annotation: Any, text: str) -> str:
     return "[]" if stripped in ("", "null") else stripped
 
 
-def _encode_outputs(hints: Mapping[str, Any], result: Any, task: str) -> dict[str, str]:
+def _read_artifact(kind: Any, path: str, task: str, parameter: str) -> Any:
+    from pathlib import Path
+
+    from flowdsl.artifacts import read
+
+    try:
+        return read(kind, Path(path))
+    except (OSError, CodecError) as err:
+        problem = err.problem if isinstance(err, CodecError) else f"{type(err).__name__}: {err}"
+        raise ParameterError(
+            f"the input artifact at {path!r} cannot be read ({problem})",
+            fix="the artifact should be the output of the task that produced it",
+            task=task,
+            parameter=parameter,
+        ) from None
+
+
+#: Largest output parameter written. Argo keeps parameters in the workflow's status (an etcd
+#: object of at most 1 MiB with every node's outputs), so a big value belongs in an artifact.
+MAX_PARAMETER_BYTES = 256 * 1024
+
+
+def _encode_outputs(
+    hints: Mapping[str, Any], result: Any, task: str, directory: str
+) -> dict[str, str]:
+    from flowdsl.artifacts import artifact_kind
     from flowdsl.types import codec_for, output_values
 
     annotation = hints.get("return")
+    artifact = artifact_kind(annotation)
+    if artifact is not None:
+        _write_artifact(artifact, result, os.path.join(directory, "return"), task)
+        return {}
     try:
-        return output_values(annotation, result)
+        texts = output_values(annotation, result)
+        for name, text in texts.items():
+            size = len(text.encode("utf-8"))
+            if size > MAX_PARAMETER_BYTES:
+                raise CodecError(
+                    f"output '{name}' is {size // 1024} KiB encoded, over the "
+                    f"{MAX_PARAMETER_BYTES // 1024} KiB flowdsl allows for an Argo parameter "
+                    "(parameters live in the workflow's status, limited to 1 MiB in all)",
+                    fix="return it as an artifact: annotate the return Artifact[T] (or bytes, "
+                    "or a pathlib.Path to a file)",
+                    task=task,
+                )
+        return texts
     except AnnotationError as err:
         raise AnnotationError(f"return hint: {err.problem}", fix=err.fix, task=task) from None
     except CodecError as err:
@@ -407,6 +457,23 @@ def _encode_outputs(hints: Mapping[str, Any], result: Any, task: str) -> dict[st
         raise CodecError(
             f"the return value does not match the return hint {expected}: {err.problem}",
             fix=err.fix or f"return a {expected}, or change the return hint",
+            task=task,
+        ) from None
+
+
+def _write_artifact(kind: Any, value: Any, path: str, task: str) -> None:
+    from pathlib import Path
+
+    from flowdsl.artifacts import write
+
+    try:
+        write(kind, value, Path(path))
+    except (OSError, TypeError, CodecError) as err:
+        problem = err.problem if isinstance(err, CodecError) else str(err)
+        raise CodecError(
+            f"the returned artifact cannot be written ({problem})",
+            fix="return bytes, a path to an existing file or directory, or a value of the "
+            "Artifact[T] type",
             task=task,
         ) from None
 
