@@ -6,9 +6,7 @@ import contextvars
 from typing import TYPE_CHECKING
 
 from flowdsl.dsl._common import _caller_location
-from flowdsl.errors import (
-    TraceError,
-)
+from flowdsl.errors import TraceError
 
 if TYPE_CHECKING:
     from flowdsl.dsl._tracer import _Tracer

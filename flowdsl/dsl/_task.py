@@ -23,9 +23,7 @@ from flowdsl.dsl._common import (
 )
 from flowdsl.dsl._context import _ACTIVE_TRACER
 from flowdsl.dsl._refs import _map_locally
-from flowdsl.errors import (
-    DefinitionError,
-)
+from flowdsl.errors import DefinitionError
 from flowdsl.ir import (
     NO_DEFAULT,
     Output,
