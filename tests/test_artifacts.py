@@ -276,3 +276,18 @@ class TestBadInput:
             r"returns artifacts is not supported",
         ):
             f.trace()
+
+
+class TestLocally:
+    def test_local_run_passes_artifacts(self, tmp_path: Path, monkeypatch: Any) -> None:
+        """The compiled flow runs locally, artifacts passing through the run directory, and
+        gives what calling the functions gives."""
+        import flowdsl
+
+        monkeypatch.chdir(tmp_path)
+        run = flowdsl.run(pipeline, params={"n": 5}, progress="off", run_dir=tmp_path / "r")
+        assert run.status == "Succeeded", run.local.message
+        assert run.result == count(to_bytes(make_rows(5)))
+        assert run.tasks["files-in"].outputs["return"] == ["data.txt"]
+        stored = run.tasks["make-rows"].node.artifacts["return"]
+        assert stored.read_text() == '[{"i":0},{"i":1},{"i":2},{"i":3},{"i":4}]'

@@ -58,26 +58,6 @@ class TestRefusals:
                 "local engine (sidecars run beside the main container in a pod); run it on Argo "
                 "instead, or remove the field",
             ),
-            (
-                {
-                    "name": "reads",
-                    "inputs": {"artifacts": [{"name": "data", "path": "/data"}]},
-                    "container": {"image": "alpine", "command": ["true"]},
-                },
-                "flow 'wf': template 'reads': field 'inputs.artifacts' is not supported by the "
-                "local engine (artifacts need an artifact repository); run it on Argo instead, "
-                "or remove the field",
-            ),
-            (
-                {
-                    "name": "writes",
-                    "outputs": {"artifacts": [{"name": "model", "path": "/model"}]},
-                    "container": {"image": "alpine", "command": ["true"]},
-                },
-                "flow 'wf': template 'writes': field 'outputs.artifacts' is not supported by the "
-                "local engine (artifacts need an artifact repository); run it on Argo instead, "
-                "or remove the field",
-            ),
         ],
     )
     def test_unsupported_template_fields(

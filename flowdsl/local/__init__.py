@@ -17,6 +17,7 @@ Modules::
     values      Go durations, IntOrString, loop items
     sources     Secret and ConfigMap values from the environment or .env; masking
     volumes     volumes as local directories
+    artifacts   artifacts through the run directory
     cache       memoize: outputs kept between runs
     process     one attempt of a leaf as a subprocess
     engine      the scheduler (DAG, steps, loops, retries, deadlines, parallelism, onExit)
@@ -131,6 +132,11 @@ def run_manifest(
     engine.notes.extend(volume_notes)
     if _memoized(spec):
         engine.notes.append(f"memoized outputs are kept in {cache_root} between local runs")
+    if _uses_artifacts(spec):
+        engine.notes.append(
+            f"artifacts pass through {run_dir / 'artifacts'} (no artifact repository is used "
+            "locally; archive settings are ignored)"
+        )
     return engine.run()
 
 
@@ -139,6 +145,8 @@ WORKFLOW_IGNORED = frozenset(
     {
         "affinity",
         "archiveLogs",
+        "artifactGC",
+        "artifactRepositoryRef",
         "automountServiceAccountToken",
         "dnsConfig",
         "dnsPolicy",
@@ -221,6 +229,28 @@ def _memoized(spec: Any) -> bool:
             calls.extend(group or [])
         return any(isinstance(c.get("inline"), Mapping) and visit(c["inline"]) for c in calls)
 
+    return any(visit(t) for t in spec.templates.values())
+
+
+def _uses_artifacts(spec: Any) -> bool:
+    """Whether any template, call or the workflow's arguments have artifacts."""
+
+    def visit(template: Mapping[str, Any]) -> bool:
+        if (template.get("inputs") or {}).get("artifacts") or (template.get("outputs") or {}).get(
+            "artifacts"
+        ):
+            return True
+        calls = list((template.get("dag") or {}).get("tasks") or [])
+        for group in template.get("steps") or []:
+            calls.extend(group or [])
+        return any(
+            (c.get("arguments") or {}).get("artifacts")
+            or (isinstance(c.get("inline"), Mapping) and visit(c["inline"]))
+            for c in calls
+        )
+
+    if (spec.spec.get("arguments") or {}).get("artifacts"):
+        return True
     return any(visit(t) for t in spec.templates.values())
 
 

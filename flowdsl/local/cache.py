@@ -14,15 +14,19 @@ field of the template (inputs, globals, ``{{=sprig.sha256sum(...)}}``), then
   not run, it is ``Succeeded`` with the cached outputs (parameters, result, exit code) and
   its record says ``memoizationStatus.hit``; the entry's ``lastHitTimestamp`` is updated;
 - otherwise the node runs, and if it succeeds its outputs are saved under the key (a failed
-  or errored node is never cached). Retries happen inside the node: only the final outcome
-  counts.
+  or errored node is never cached). Its output artifacts are copied beside the entry (Argo
+  keeps them in the artifact repository), and a hit copies them into the run directory; an
+  entry whose artifact files are gone is a miss. Retries happen inside the node: only the
+  final outcome counts.
 
 Layout (default root ``.flowdsl/cache``, beside the runs root)::
 
     <cache root>/<configmap name>/<sha256 of the key>.json
         {"key": ..., "nodeID": ..., "outputs": {"parameters": [{"name", "value"}],
-         "result": ..., "exitCode": "0"}, "creationTimestamp": "2026-01-02T03:04:05Z",
-         "lastHitTimestamp": ...}
+         "result": ..., "exitCode": "0", "artifacts": [{"name", "path"}]},
+         "creationTimestamp": "2026-01-02T03:04:05Z", "lastHitTimestamp": ...}
+    <cache root>/<configmap name>/<sha256 of the key>.artifacts/<name>
+        each output artifact (file or directory)
 
 which is Argo's cache entry (the value of a key in the cache ConfigMap) plus the key.
 Timestamps have whole seconds, as Kubernetes stores them, so an entry can look up to a
@@ -40,6 +44,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from flowdsl.local.artifacts import copy_artifact
 from flowdsl.local.model import Memoization
 from flowdsl.local.record import write_json
 from flowdsl.local.values import parse_go_duration
@@ -66,11 +71,13 @@ class CachedOutputs:
         parameters: output parameters by name.
         result: ``outputs.result``, if the node had one.
         exit_code: ``outputs.exitCode``, if the node had one.
+        artifacts: output artifacts by name: the stored file or directory.
     """
 
     parameters: Mapping[str, str] = field(default_factory=dict)
     result: str | None = None
     exit_code: int | None = None
+    artifacts: Mapping[str, Path] = field(default_factory=dict)
 
 
 def _now() -> datetime:
@@ -138,13 +145,15 @@ class MemoCache:
                 return status, None  # Argo's Hit(): an entry without a node is no entry
             created = _parse_stamp(entry.get("creationTimestamp"))
             outputs = _outputs(entry.get("outputs") or {})
-        except (TypeError, ValueError, AttributeError) as exc:
+        except (TypeError, ValueError, AttributeError, KeyError) as exc:
             raise CacheError(
                 f"malformed cache entry {path}: {exc} (delete the file to forget it)"
             ) from None
         now = self.clock()
         if max_age is not None and (now - created).total_seconds() > max_age:
             return status, None
+        if not all(path.exists() for path in outputs.artifacts.values()):
+            return status, None  # its artifacts were deleted: as good as no entry
         entry["lastHitTimestamp"] = now.strftime(_STAMP)
         try:
             write_json(path, entry)
@@ -166,6 +175,18 @@ class MemoCache:
             data["result"] = outputs.result
         if outputs.exit_code is not None:
             data["exitCode"] = str(outputs.exit_code)
+        if outputs.artifacts:
+            directory = self.path(status.cache_name, status.key).with_suffix(".artifacts")
+            kept = []
+            for name, source in outputs.artifacts.items():
+                try:
+                    copy_artifact(source, directory / name)
+                except OSError as exc:
+                    raise CacheError(
+                        f"could not save artifact '{name}' to the cache: {exc}"
+                    ) from None
+                kept.append({"name": name, "path": str(directory / name)})
+            data["artifacts"] = kept
         entry = {
             "key": status.key,
             "nodeID": node_id,
@@ -185,8 +206,13 @@ def _outputs(data: Mapping[str, Any]) -> CachedOutputs:
     }
     result = data.get("result")
     exit_code = data.get("exitCode")
+    artifacts = {
+        str(artifact["name"]): Path(str(artifact["path"]))
+        for artifact in data.get("artifacts") or []
+    }
     return CachedOutputs(
         parameters=parameters,
         result=None if result is None else str(result),
         exit_code=None if exit_code in (None, "") else int(exit_code),
+        artifacts=artifacts,
     )

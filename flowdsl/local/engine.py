@@ -41,6 +41,10 @@ Semantics follow Argo's ``workflow/controller`` (``dag.go``, ``steps.go``, ``ope
 - ``memoize``: a node whose key is in the cache within ``maxAge`` does not run; it
   succeeds with the cached outputs (:mod:`flowdsl.local.cache`); a succeeded memoized
   node is saved there;
+- artifacts pass through the run directory (:mod:`flowdsl.local.artifacts`): a leaf's
+  input artifacts are copied to their paths before its command runs, its output artifacts
+  kept when it exits 0 and referable as ``tasks.X.outputs.artifacts.NAME``; a ``from`` that
+  does not resolve errors the node (``Unable to resolve: ...``) unless it is optional;
 - ``env`` values from Secrets and ConfigMaps, ``envFrom`` and volumes are provided as
   :mod:`flowdsl.local.sources` and :mod:`flowdsl.local.volumes` say; secret values are
   masked in every record the engine writes;
@@ -70,10 +74,11 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from flowdsl.local import record as rec
+from flowdsl.local.artifacts import copy_artifact
 from flowdsl.local.cache import CachedOutputs, CacheError, MemoCache
 from flowdsl.local.expr import (
     DependsExpr,
@@ -170,6 +175,7 @@ class _Node:
     """A node while the run is going (the mutable twin of :class:`NodeRecord`)."""
 
     __slots__ = (
+        "artifacts",
         "attempts",
         "children",
         "directory",
@@ -180,6 +186,7 @@ class _Node:
         "group_total",
         "id",
         "in_exit_handler",
+        "input_artifacts",
         "inputs",
         "listeners",
         "memoization",
@@ -227,6 +234,8 @@ class _Node:
         self.group_done = 0
         self.group_total = 0
         self.memoization: Memoization | None = None
+        self.artifacts: dict[str, Path] = {}
+        self.input_artifacts: dict[str, Path] = {}
 
     @property
     def fulfilled(self) -> bool:
@@ -252,6 +261,8 @@ class _Node:
             children=tuple(child.id for child in self.children),
             directory=self.directory,
             memoization=self.memoization,
+            artifacts=dict(self.artifacts),
+            input_artifacts=dict(self.input_artifacts),
         )
 
 
@@ -308,6 +319,8 @@ def _node_scope(prefix: str, node: _Node) -> dict[str, str]:
         scope[f"{prefix}.outputs.exitCode"] = str(node.exit_code)
     for name, value in node.outputs.items():
         scope[f"{prefix}.outputs.parameters.{name}"] = value
+    for name, path in node.artifacts.items():
+        scope[f"{prefix}.outputs.artifacts.{name}"] = str(path)
     return scope
 
 
@@ -421,6 +434,8 @@ class Engine:
         )
         self.claims = claim_names(spec.spec)
         self.private_dirs: set[Path] = set()
+        #: Every artifact stored in this run (as text): what a ``from`` may resolve to.
+        self.stored_artifacts: set[str] = set()
         self.notes: list[str] = []
         self.status = "Succeeded"
         self.message = ""
@@ -464,7 +479,13 @@ class Engine:
 
     def arguments(self) -> dict[str, Any]:
         """The workflow's arguments as the run resolved them (what the entrypoint receives)."""
-        return {"parameters": [{"name": k, "value": v} for k, v in self.parameters.items()]}
+        arguments: dict[str, Any] = {
+            "parameters": [{"name": k, "value": v} for k, v in self.parameters.items()]
+        }
+        artifacts = (self.spec.spec.get("arguments") or {}).get("artifacts")
+        if artifacts:
+            arguments["artifacts"] = substitute_deep(list(artifacts), self.global_scope)
+        return arguments
 
     def post(self, callback: Callable[[], None]) -> None:
         """Queue a callback for the scheduler thread (any thread may call this)."""
@@ -527,7 +548,11 @@ class Engine:
             # Argo saves a memoized node's outputs when it succeeds, never when it fails.
             try:
                 self.cache.save(
-                    memo, node.id, CachedOutputs(dict(node.outputs), node.result, node.exit_code)
+                    memo,
+                    node.id,
+                    CachedOutputs(
+                        dict(node.outputs), node.result, node.exit_code, dict(node.artifacts)
+                    ),
                 )
             except CacheError as exc:
                 phase, message = "Error", str(exc)
@@ -587,8 +612,11 @@ class Engine:
             for p in (call.get("arguments") or {}).get("parameters") or []
             if p.get("value") is not None
         }
+        artifact_args = {
+            str(a.get("name")): a for a in (call.get("arguments") or {}).get("artifacts") or []
+        }
         try:
-            processed = self.process_args(node, template, args, extra_scope)
+            processed = self.process_args(node, template, args, extra_scope, artifact_args)
         except _NodeError as exc:
             self.finish(node, "Error", str(exc))
             return node
@@ -608,8 +636,15 @@ class Engine:
         template: Mapping[str, Any],
         args: Mapping[str, str],
         extra_scope: Mapping[str, str] | None = None,
+        artifact_args: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Resolve the inputs and substitute globals and inputs through the template."""
+        """Resolve the inputs and substitute globals and inputs through the template.
+
+        Input artifacts are resolved to stored artifacts (``raw`` data is stored first) and
+        recorded in ``node.input_artifacts``; the template sees ``inputs.artifacts.X`` (the
+        stored path, for a DAG or steps template to hand on) and ``inputs.artifacts.X.path``
+        / ``outputs.artifacts.X.path`` (the declared paths).
+        """
         inputs: dict[str, str] = {}
         for param in (template.get("inputs") or {}).get("parameters") or []:
             pname = str(param.get("name"))
@@ -635,8 +670,95 @@ class Engine:
             [{"name": k, "value": v} for k, v in inputs.items()], separators=(",", ":")
         )
         scope["node.name"] = node.name
+        self.resolve_input_artifacts(node, template, artifact_args or {}, scope)
+        for name, path in node.input_artifacts.items():
+            scope[f"inputs.artifacts.{name}"] = str(path)
+        for side in ("inputs", "outputs"):
+            for artifact in (template.get(side) or {}).get("artifacts") or []:
+                if artifact.get("path"):
+                    scope[f"{side}.artifacts.{artifact.get('name')}.path"] = substitute(
+                        str(artifact["path"]), scope
+                    )
         processed: dict[str, Any] = substitute_deep(dict(template), scope)
         return processed
+
+    def resolve_input_artifacts(
+        self,
+        node: _Node,
+        template: Mapping[str, Any],
+        given: Mapping[str, Mapping[str, Any]],
+        scope: Mapping[str, str],
+    ) -> None:
+        """Resolve a template's input artifacts into ``node.input_artifacts`` (Argo's order).
+
+        Raises:
+            _NodeError: an argument does not resolve (``Unable to resolve``), names no
+                artifact, or a required input has no source (``was not supplied``).
+        """
+        for artifact in (template.get("inputs") or {}).get("artifacts") or []:
+            name = str(artifact.get("name"))
+            argument = given.get(name)
+            source = None if argument is None else self.artifact_source(node, name, argument)
+            if source is None and (artifact.get("raw") or {}).get("data") is not None:
+                raw = substitute(str(artifact["raw"]["data"]), scope)
+                source = self.store_raw(node, name, raw)
+            if source is None:
+                if artifact.get("optional"):
+                    continue
+                raise _NodeError(f"inputs.artifacts.{name} was not supplied")
+            sub_path = str((argument or {}).get("subPath") or artifact.get("subPath") or "")
+            if sub_path:
+                source = source.joinpath(*PurePosixPath(sub_path).parts)
+                if not source.exists():
+                    raise _NodeError(
+                        f"inputs.artifacts.{name}: subPath {sub_path!r} does not exist in the "
+                        "artifact"
+                    )
+            node.input_artifacts[name] = source
+
+    def artifact_source(self, node: _Node, name: str, argument: Mapping[str, Any]) -> Path | None:
+        """The stored artifact an argument gives, ``None`` for none (an optional one)."""
+        if (argument.get("raw") or {}).get("data") is not None:
+            return self.store_raw(node, name, str(argument["raw"]["data"]))
+        text = argument.get("from")
+        if text is None:
+            return None
+        text = str(text)
+        if text in self.stored_artifacts:
+            return Path(text)
+        if TAG.search(text):
+            if argument.get("optional"):
+                return None
+            raise _NodeError(
+                f"inputs.artifacts.{name}: Unable to resolve: {text} (no such artifact: the "
+                "task or step did not succeed, did not run, or did not write this optional "
+                "artifact)"
+            )
+        raise _NodeError(
+            f"inputs.artifacts.{name}: from {text!r} is not an artifact of this run (expected "
+            "a reference such as {{tasks.X.outputs.artifacts.NAME}})"
+        )
+
+    def store_raw(self, node: _Node, name: str, data: str) -> Path:
+        """Store ``raw.data`` of an input artifact as an artifact of the run."""
+        path = self.run_dir / "artifacts" / "raw" / node.id / name
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(data, encoding="utf-8")
+        except OSError as exc:
+            raise _NodeError(f"inputs.artifacts.{name}: cannot store its raw data: {exc}") from None
+        self.stored_artifacts.add(str(path))
+        return path
+
+    def keep_artifacts(self, node: _Node, template: Mapping[str, Any]) -> None:
+        """Make a node's stored output artifacts referable (and global, with ``globalName``)."""
+        for path in node.artifacts.values():
+            self.stored_artifacts.add(str(path))
+        for artifact in (template.get("outputs") or {}).get("artifacts") or []:
+            name = str(artifact.get("name"))
+            if artifact.get("globalName") and name in node.artifacts:
+                key = f"workflow.outputs.artifacts.{artifact['globalName']}"
+                self.global_scope[key] = str(node.artifacts[name])
 
     def from_cache(self, node: _Node, template: Mapping[str, Any]) -> bool:
         """Look a memoized node up; on a hit (or a cache error) finish it and say so."""
@@ -648,9 +770,26 @@ class Engine:
         node.memoization = status
         if cached is None:
             return False
+        declared = (template.get("outputs") or {}).get("artifacts") or []
+        if any(
+            not a.get("optional") and str(a.get("name")) not in cached.artifacts for a in declared
+        ):
+            # An entry without the artifacts the template now makes: a miss, run it.
+            node.memoization = dataclasses.replace(status, hit=False)
+            return False
         node.outputs = dict(cached.parameters)
         node.result = cached.result
         node.exit_code = cached.exit_code
+        for name, path in cached.artifacts.items():
+            # A copy in the run directory: the run stays whole if the cache is cleared.
+            target = self.run_dir / "artifacts" / node.id / name
+            try:
+                copy_artifact(path, target)
+            except OSError as exc:
+                self.finish(node, "Error", f"cannot copy artifact '{name}' from the cache: {exc}")
+                return True
+            node.artifacts[name] = target
+        self.keep_artifacts(node, template)
         for param in (template.get("outputs") or {}).get("parameters") or []:
             if str(param.get("name")) in node.outputs:
                 self.export_global(param, node.outputs[str(param.get("name"))])
@@ -730,6 +869,25 @@ class Engine:
                 continue
             node.outputs[pname] = value
             self.export_global(param, value)
+        for artifact in (template.get("outputs") or {}).get("artifacts") or []:
+            if artifact.get("from") is None:
+                continue
+            text = str(artifact["from"])
+            value = substitute(text, full)
+            if value in self.stored_artifacts:
+                node.artifacts[str(artifact.get("name"))] = Path(value)
+            elif artifact.get("optional"):
+                continue
+            elif TAG.search(value):
+                raise _NodeError(
+                    f"outputs.artifacts.{artifact.get('name')}: Unable to resolve: {text}"
+                )
+            else:
+                raise _NodeError(
+                    f"outputs.artifacts.{artifact.get('name')}: from {value!r} is not an "
+                    "artifact of this run"
+                )
+        self.keep_artifacts(node, template)
 
     def export_global(self, param: Mapping[str, Any], value: str) -> None:
         """Publish an output with ``globalName`` as ``workflow.outputs.parameters.X``."""
@@ -953,6 +1111,7 @@ class Engine:
             run_dir=self.run_dir,
             started_at=self.started_at,
             finished_at=finished,
+            artifacts=dict(root.artifacts),
         )
         rec.write_run(run)
         self.reporter.finish(run)
@@ -1078,6 +1237,8 @@ class _Leaf:
                 env_from=env_from,
                 value_from=value_from,
                 masker=engine.masker,
+                artifact_sources=node.input_artifacts,
+                artifact_store=engine.run_dir / "artifacts" / node.id,
             )
         except (MissingValue, ValueError) as exc:
             # A Secret named only now that has no value, or a volume that cannot be made.
@@ -1118,6 +1279,17 @@ class _Leaf:
             message = (
                 f"output parameter '{missing}': the command wrote no file at {spec.declared} "
                 f"(locally {spec.path})"
+            )
+        elif outcome.artifact_error:
+            phase, message = "Error", outcome.artifact_error
+        elif outcome.missing_artifacts:
+            # Argo's wait container fails the same way ("failed to save outputs: ...").
+            phase = "Error"
+            name = outcome.missing_artifacts[0]
+            art = next(a for a in launch.artifacts_out if a.name == name)
+            message = (
+                f"failed to save outputs: node '{node.name}': output artifact '{name}': the "
+                f"command wrote no file or directory at {art.declared} (locally {art.path})"
             )
         else:
             phase, message = "Succeeded", ""
@@ -1173,6 +1345,8 @@ class _Leaf:
                     continue
                 node.outputs[pname] = value
                 engine.export_global(param, value)
+            node.artifacts = dict(outcome.artifacts)
+            engine.keep_artifacts(node, self.template)
         engine.finish(node, phase, message)
 
     def _should_retry(self, phase: str, attempts: int, message: str) -> tuple[bool, str]:

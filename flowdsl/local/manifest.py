@@ -8,15 +8,19 @@ Supported: Workflow, WorkflowTemplate, ClusterWorkflowTemplate (their ``spec``) 
 CronWorkflow (its ``spec.workflowSpec``); ``container``, ``script``, ``dag`` and ``steps``
 templates; ``spec.templateDefaults`` (merged into each template, the template winning).
 
-Refused (there is no cluster to do them): artifacts anywhere (inputs, outputs, arguments,
-``archiveLocation``, ``artifactRepositoryRef``), ``resource``, ``suspend``, ``containerSet``,
+Refused (there is no cluster to do them): an artifact with an explicit location (``s3``,
+``gcs``, ``azure``, ``http``, ``git``, ... on an input, output or argument artifact),
+``archiveLocation``, a reference to a looped task's or step's output artifact (Argo does
+not aggregate them), ``resource``, ``suspend``, ``containerSet``,
 ``data``, ``http`` and ``plugin`` templates, ``sidecars``, ``initContainers``, daemon
 templates, ``templateRef`` / ``workflowTemplateRef`` (templates that live in the cluster),
 lifecycle ``hooks``, a ``retryStrategy`` on a dag or steps template (retries apply to
 container and script templates), and parameter values read from a ConfigMap or supplied
 by a person.
 
-Emulated elsewhere, and refused there when they cannot be: ``memoize``
+Emulated elsewhere, and refused there when they cannot be: artifacts
+(:mod:`flowdsl.local.artifacts`: through the run directory; ``fromExpression`` is read
+here as a ``from`` of one ``{{=...}}`` expression), ``memoize``
 (:mod:`flowdsl.local.cache`), Secret and ConfigMap values (:mod:`flowdsl.local.sources`:
 a missing one refuses the run), volumes and mounts (:mod:`flowdsl.local.volumes`: a kind
 of volume it does not emulate refuses the run).
@@ -26,19 +30,23 @@ the start of the run names those the manifest uses, see
 :data:`flowdsl.local.WORKFLOW_IGNORED` and its siblings): resources, image pull policy,
 node selectors, tolerations, affinity, priority classes, security contexts, service
 accounts, pod GC, pod and template metadata (labels, annotations) and patches, probes,
-metrics, and synchronization (a local run is alone: mutexes and semaphores are never
-contended).
+metrics, synchronization (a local run is alone: mutexes and semaphores are never
+contended), and ``spec.artifactRepositoryRef`` and ``spec.artifactGC`` (the run directory
+is the artifact repository).
 """
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from flowdsl.errors import RunError
+from flowdsl.local.artifacts import LOCATIONS
 from flowdsl.local.expr import ExpressionError, task_depends
+from flowdsl.local.substitute import referenced_names
 from flowdsl.local.values import value_text
 
 __all__ = [
@@ -180,7 +188,6 @@ def read_spec(manifest: Mapping[str, Any]) -> Spec:
 
     for field, why in (
         ("workflowTemplateRef", "it runs a template stored in the cluster"),
-        ("artifactRepositoryRef", "artifact repositories are not available locally"),
         ("hooks", "lifecycle hooks are not supported locally"),
         ("suspend", "suspending a workflow needs a person to resume it"),
     ):
@@ -198,13 +205,15 @@ def read_spec(manifest: Mapping[str, Any]) -> Spec:
                 fix="give the parameter a value, or pass -p NAME=VALUE",
                 flow=flow_name,
             )
-    if (spec.get("arguments") or {}).get("artifacts"):
-        raise RunError(
-            "field 'spec.arguments.artifacts' is not supported by the local engine "
-            "(artifacts need an artifact repository)",
-            fix=_FIX,
-            flow=flow_name,
-        )
+    for artifact in (spec.get("arguments") or {}).get("artifacts") or []:
+        location = _location(artifact)
+        if location:
+            raise RunError(
+                f"field 'spec.arguments.artifacts[{artifact.get('name')}].{location}' is not "
+                f"supported by the local engine ({_LOCATION_WHY})",
+                fix=_LOCATION_FIX,
+                flow=flow_name,
+            )
 
     defaults = spec.get("templateDefaults") or {}
     templates: dict[str, dict[str, Any]] = {}
@@ -219,6 +228,7 @@ def read_spec(manifest: Mapping[str, Any]) -> Spec:
         templates[str(template_name)] = (
             _merge_defaults(defaults, template) if defaults else copy.deepcopy(dict(template))
         )
+        _from_expressions(templates[str(template_name)])
 
     entrypoint = spec.get("entrypoint")
     if not entrypoint:
@@ -335,10 +345,8 @@ def _check_template(name: str, template: Mapping[str, Any], flow_name: str) -> N
         if template.get(field):
             raise _refuse(name, field, why, flow_name)
     for side in ("inputs", "outputs"):
-        if (template.get(side) or {}).get("artifacts"):
-            raise _refuse(
-                name, f"{side}.artifacts", "artifacts need an artifact repository", flow_name
-            )
+        for artifact in (template.get(side) or {}).get("artifacts") or []:
+            _refuse_location(name, f"{side}.artifacts", artifact, flow_name)
     for param in (template.get("inputs") or {}).get("parameters") or []:
         if (param.get("valueFrom") or {}).get("configMapKeyRef"):
             raise _refuse(
@@ -381,13 +389,8 @@ def _check_template(name: str, template: Mapping[str, Any], flow_name: str) -> N
                 raise _refuse(
                     name, f"{where}.{field}", "lifecycle hooks are not supported locally", flow_name
                 )
-        if (call.get("arguments") or {}).get("artifacts"):
-            raise _refuse(
-                name,
-                f"{where}.arguments.artifacts",
-                "artifacts need an artifact repository",
-                flow_name,
-            )
+        for artifact in (call.get("arguments") or {}).get("artifacts") or []:
+            _refuse_location(name, f"{where}.arguments.artifacts", artifact, flow_name)
         for param in (call.get("arguments") or {}).get("parameters") or []:
             if param.get("valueFrom"):
                 raise _refuse(
@@ -402,6 +405,91 @@ def _check_template(name: str, template: Mapping[str, Any], flow_name: str) -> N
     dag = template.get("dag")
     if isinstance(dag, Mapping):
         _check_dag(name, dag, continue_on, flow_name)
+    _check_loop_artifacts(name, template, flow_name)
+
+
+_LOCATION_WHY = (
+    "an explicit artifact location needs its bucket or server; locally artifacts pass "
+    "through the run directory"
+)
+_LOCATION_FIX = (
+    "remove the location so the artifact goes through the artifact repository (locally, "
+    "the run directory), or run it on Argo"
+)
+_LOOPS = ("withItems", "withParam", "withSequence")
+
+
+def _location(artifact: Mapping[str, Any]) -> str | None:
+    """The explicit location key an artifact has (``s3``, ``gcs``, ...), if any."""
+    return next((key for key in LOCATIONS if artifact.get(key) is not None), None)
+
+
+def _refuse_location(
+    template_name: str, where: str, artifact: Mapping[str, Any], flow_name: str
+) -> None:
+    location = _location(artifact)
+    if location:
+        raise RunError(
+            f"template '{template_name}': field '{where}[{artifact.get('name')}].{location}' "
+            f"is not supported by the local engine ({_LOCATION_WHY})",
+            fix=_LOCATION_FIX,
+            flow=flow_name,
+        )
+
+
+def _from_expressions(template: dict[str, Any]) -> None:
+    """Read every ``fromExpression`` of a template as ``from: "{{=EXPR}}"`` (in place).
+
+    Both are substituted the same way (an artifact's value in a scope is its stored path),
+    so the engine knows only ``from``.
+    """
+    artifacts = list((template.get("outputs") or {}).get("artifacts") or [])
+    for _, call in _calls("", template):
+        artifacts.extend((call.get("arguments") or {}).get("artifacts") or [])
+        if isinstance(call.get("inline"), dict):
+            _from_expressions(call["inline"])
+    for artifact in artifacts:
+        if isinstance(artifact, dict) and artifact.get("from") is None:
+            expression = artifact.get("fromExpression")
+            if expression:
+                artifact["from"] = "{{=" + str(expression) + "}}"
+
+
+def _check_loop_artifacts(name: str, template: Mapping[str, Any], flow_name: str) -> None:
+    """Refuse a reference to a looped task's or step's artifacts (Argo aggregates none)."""
+    prefix = "tasks" if template.get("dag") is not None else "steps"
+    calls = list(_calls(name, template))
+    looped = {
+        str(call.get("name")) for _, call in calls if any(call.get(k) is not None for k in _LOOPS)
+    }
+    if not looped:
+        return
+    users = [
+        (f"{where}.arguments.artifacts[{a.get('name')}].from", a)
+        for where, call in calls
+        for a in (call.get("arguments") or {}).get("artifacts") or []
+    ]
+    users += [
+        (f"outputs.artifacts[{a.get('name')}].from", a)
+        for a in (template.get("outputs") or {}).get("artifacts") or []
+    ]
+    for where, artifact in users:
+        text = str(artifact.get("from") or "")
+        for target in sorted(referenced_names(text, prefix) & looped):
+            quoted = re.escape(target)
+            if not re.search(
+                rf"{prefix}(\.{quoted}|\[\s*['\"]{quoted}['\"]\s*\])\.outputs\.artifacts", text
+            ):
+                continue  # e.g. {{=tasks.gen.status == ... ? ... : ...}}: not its artifacts
+            raise RunError(
+                f"template '{name}': {where} ({text!r}) uses an output artifact of "
+                f"'{target}', which loops (withItems, withParam or withSequence); Argo does "
+                "not aggregate the artifacts of a loop's items, so they cannot be used outside "
+                "the loop",
+                fix="use the artifact inside the loop (a nested DAG or steps template run for "
+                "each item), or hand on a parameter instead",
+                flow=flow_name,
+            )
 
 
 def _check_dag(

@@ -44,6 +44,14 @@ def _frozen_map(value: Mapping[str, str] | None) -> Mapping[str, str]:
     return MappingProxyType(dict(value or {}))
 
 
+def _frozen_paths(value: Mapping[str, Path] | None) -> Mapping[str, Path]:
+    return MappingProxyType(dict(value or {}))
+
+
+def _paths_json(value: Mapping[str, Path]) -> dict[str, str]:
+    return {name: str(path) for name, path in value.items()}
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     """One execution of a leaf (container or script) node's command.
@@ -131,6 +139,10 @@ class NodeRecord:
         children: ids of the nodes hanging under this one.
         directory: the node's directory in the run directory.
         memoization: the cache lookup of a template with ``memoize``; ``None`` otherwise.
+        artifacts: output artifacts, each the path of its stored file or directory
+            (``<run dir>/artifacts/<node id>/<name>``; for a DAG or steps node, the path of
+            the task's artifact it hands up). See :mod:`flowdsl.local.artifacts`.
+        input_artifacts: input artifacts, each the path of the stored artifact it came from.
     """
 
     id: str
@@ -151,6 +163,8 @@ class NodeRecord:
     children: tuple[str, ...] = ()
     directory: Path | None = None
     memoization: Memoization | None = None
+    artifacts: Mapping[str, Path] = field(default_factory=lambda: _frozen_paths(None))
+    input_artifacts: Mapping[str, Path] = field(default_factory=lambda: _frozen_paths(None))
 
     @property
     def cached(self) -> bool:
@@ -196,6 +210,8 @@ class NodeRecord:
             "children": list(self.children),
             "directory": str(self.directory) if self.directory else None,
             "memoizationStatus": self.memoization.to_json() if self.memoization else None,
+            "artifacts": _paths_json(self.artifacts),
+            "inputArtifacts": _paths_json(self.input_artifacts),
         }
 
 
@@ -217,6 +233,7 @@ class LocalRun:
         run_dir: the run directory (``run.json``, ``nodes/<id>/...``).
         started_at: when the run started (UTC).
         finished_at: when it ended (UTC).
+        artifacts: the entrypoint template's output artifacts, ``{name: stored path}``.
     """
 
     name: str
@@ -228,6 +245,7 @@ class LocalRun:
     run_dir: Path
     started_at: datetime
     finished_at: datetime
+    artifacts: Mapping[str, Path] = field(default_factory=lambda: _frozen_paths(None))
 
     @property
     def duration(self) -> float:
@@ -291,5 +309,6 @@ class LocalRun:
             "finishedAt": self.finished_at.isoformat(),
             "duration": round(self.duration, 6),
             "runDir": str(self.run_dir),
+            "artifacts": _paths_json(self.artifacts),
             "nodes": [node.to_json() for node in self.nodes],
         }

@@ -3,7 +3,8 @@
 NOTE: [Paths] A container sees its own filesystem; locally every attempt shares this
 machine's, so two tasks writing ``/tmp/flowdsl/outputs/return`` at once would collide. The
 rule: every absolute path a template declares as an output
-(``outputs.parameters[].valueFrom.path``) is re-rooted under the attempt's directory,
+(``outputs.parameters[].valueFrom.path``, ``inputs.artifacts[].path``,
+``outputs.artifacts[].path``) is re-rooted under the attempt's directory,
 ``<attempt dir>/root/<path>``, and every occurrence of such a path, and of its parent
 directory (except ``/``), in the command, the args and the script source is replaced by
 its re-rooted form before the process starts. That covers ``--outputs /tmp/flowdsl/outputs``
@@ -32,6 +33,9 @@ Other local stand-ins for a pod:
   the last 256 KiB (Argo's limit: ``maxAnnotationSize`` in the executor); an output
   parameter is its file's text with one trailing newline removed, or ``valueFrom.default``
   when the file is missing;
+- input artifacts are copied to their re-rooted paths before the process starts, and
+  output artifacts kept in the run directory after it exits 0
+  (:mod:`flowdsl.local.artifacts`);
 - the process starts in a new session; when it ends, times out or is stopped, its whole
   process group is killed, so nothing it started is left running;
 - when it has ended, secret values are masked in its ``stdout.log`` and ``stderr.log``
@@ -52,6 +56,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+
+from flowdsl.local.artifacts import ArtifactIn, ArtifactOut, place_inputs, store_outputs
 
 if TYPE_CHECKING:
     from flowdsl.local.sources import Masker
@@ -102,6 +108,8 @@ class Launch:
     deadline: float | None
     outputs: tuple[OutputSpec, ...]
     masker: Masker | None = None
+    artifacts_in: tuple[ArtifactIn, ...] = ()
+    artifacts_out: tuple[ArtifactOut, ...] = ()
 
 
 @dataclass(slots=True)
@@ -117,6 +125,9 @@ class Outcome:
     result: str | None = None
     outputs: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    artifacts: dict[str, Path] = field(default_factory=dict)
+    missing_artifacts: list[str] = field(default_factory=list)
+    artifact_error: str | None = None
 
 
 def _now() -> datetime:
@@ -168,6 +179,8 @@ def prepare(
     env_from: Mapping[str, str] | None = None,
     value_from: Mapping[str, str] | None = None,
     masker: Masker | None = None,
+    artifact_sources: Mapping[str, Path] | None = None,
+    artifact_store: Path | None = None,
 ) -> Launch:
     """Build the command of one attempt of a (substituted) container or script template.
 
@@ -181,6 +194,9 @@ def prepare(
         env_from: the variables the container's ``envFrom`` sets.
         value_from: the values of ``env`` entries read from a Secret or ConfigMap, by name.
         masker: hides secret values in the attempt's logs once it has ended.
+        artifact_sources: the stored artifact each input artifact is copied from, by name
+            (an input missing here is an optional one that nothing supplied).
+        artifact_store: the node's directory of stored output artifacts.
     """
     body: Mapping[str, Any] = template[kind]
     root = attempt_dir / "root"
@@ -201,6 +217,33 @@ def prepare(
                     str(param.get("name")), local, text, None if default is None else str(default)
                 )
             )
+    artifacts_in: list[ArtifactIn] = []
+    artifacts_out: list[ArtifactOut] = []
+    sources = artifact_sources or {}
+    for side in ("inputs", "outputs"):
+        for artifact in (template.get(side) or {}).get("artifacts") or []:
+            name = str(artifact.get("name"))
+            text = str(artifact.get("path") or "")
+            if not text:
+                continue
+            if text.startswith("/"):
+                declared_paths.append(text)
+                local = paths.local(text)
+            else:
+                local = attempt_dir / text
+            if side == "inputs" and name in sources:
+                mode = artifact.get("mode")
+                artifacts_in.append(
+                    ArtifactIn(
+                        name, text, local, sources[name], mode if isinstance(mode, int) else None
+                    )
+                )
+            elif side == "outputs" and artifact_store is not None:
+                artifacts_out.append(
+                    ArtifactOut(
+                        name, text, local, bool(artifact.get("optional")), artifact_store / name
+                    )
+                )
     pattern = _path_pattern(declared_paths, [m.path for m in mounts])
 
     def rewrite(text: str) -> str:
@@ -250,6 +293,8 @@ def prepare(
         deadline=deadline,
         outputs=tuple(outputs),
         masker=masker,
+        artifacts_in=tuple(artifacts_in),
+        artifacts_out=tuple(artifacts_out),
     )
 
 
@@ -311,6 +356,12 @@ class ProcessHandle:
         launch = self.launch
         started = _now()
         outcome = Outcome(started_at=started, finished_at=started)
+        # Staged here, in the worker, so a large copy never holds up the scheduler.
+        problem = place_inputs(launch.artifacts_in)
+        if problem is not None:
+            outcome.spawn_error = problem
+            outcome.finished_at = _now()
+            return outcome
         with launch.stdout.open("wb") as out, launch.stderr.open("wb") as err:
             try:
                 with self._lock:
@@ -361,6 +412,11 @@ class ProcessHandle:
                     outcome.missing.append(spec.name)
                 continue
             outcome.outputs[spec.name] = text[:-1] if text.endswith("\n") else text
+        if outcome.exit_code == 0:
+            stored, missing, error = store_outputs(launch.artifacts_out)
+            outcome.artifacts = stored
+            outcome.missing_artifacts = missing
+            outcome.artifact_error = error
         return outcome
 
 

@@ -8,7 +8,7 @@ Layout (default root ``.flowdsl/runs``)::
         manifest.json            the manifest that ran
         nodes/<node id>/         for each node that ran a process (container or script)
             node.json            the node: name, type, template, phase, message, inputs,
-                                 outputs, result, exit code, attempts, timings (every
+                                 outputs, artifacts, result, exit code, attempts, timings (every
                                  node, these included, is also in run.json)
             attempt-<n>/         one per attempt of a container/script node
                 stdout.log       its standard output
@@ -18,6 +18,9 @@ Layout (default root ``.flowdsl/runs``)::
                 volumes/<name>/  its emptyDir and ConfigMap volumes
         volumes/<claim>/         each persistent volume claim of the run, shared by its nodes
                                  (see flowdsl.local.volumes)
+        artifacts/<node id>/<name>   each output artifact a node stored (a file or a
+                                 directory; see flowdsl.local.artifacts)
+        artifacts/raw/<node id>/<name>   the ``raw.data`` of a node's input artifact
 
 Memoized outputs live outside the run directories, in the cache (``.flowdsl/cache``, see
 :mod:`flowdsl.local.cache`). Secret values are masked in everything written here, and
