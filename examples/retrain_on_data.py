@@ -55,8 +55,11 @@ def retrain(rows: list[str], learning_rate: float, key: str, started: ScheduledT
     ],
 )
 def retrain_on_data(
-    key: Annotated[str, Param(description="the new object's key in the bucket")],
     run_at: ScheduledTime,
+    # Filled from the event in triggered runs; the default is for a run by hand.
+    key: Annotated[str, Param(description="the new object's key in the bucket")] = (
+        "incoming/sample.csv"
+    ),
     bucket: str = "acme-data",
     learning_rate: float = 0.01,
 ) -> Report:
