@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,11 +126,25 @@ def compile_dict(
     config: ConfigSource = None,
 ) -> dict[str, Any]:
     """Like :func:`compile`, returning the manifest as plain data (Argo's field names)."""
-    doc = to_dict(
-        _lower(_check_flow(flow), kind=kind, params=params, config=config, image_fallback=None)
-    )
-    lint(doc)
+    with _no_cyclic_gc():
+        doc = to_dict(
+            _lower(_check_flow(flow), kind=kind, params=params, config=config, image_fallback=None)
+        )
+        lint(doc)
     return doc
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    # A compile makes many small objects that live until it ends; the cyclic collector would
+    # walk them again and again meanwhile (18-26 % of a 5,000-20,000 task compile).
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def compile_graph_dict(

@@ -158,15 +158,21 @@ def to_dict(model: Manifest) -> dict[str, Any]:
 
 def _name_first(value: Any) -> Any:
     # Hera's models list fields alphabetically; Kubernetes convention (and readers) expect
-    # `name` first, which makes compiled YAML far easier to scan and diff.
-    if isinstance(value, dict):
-        if "name" in value:
-            ordered = {"name": value["name"]}
-            ordered.update((k, _name_first(v)) for k, v in value.items() if k != "name")
-            return ordered
-        return {k: _name_first(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_name_first(v) for v in value]
+    # `name` first, which makes compiled YAML far easier to scan and diff. The dump is ours,
+    # so it is reordered in place: only dicts whose first key is not already `name` change.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "name" in item and next(iter(item)) != "name":
+                rest = [(k, v) for k, v in item.items() if k != "name"]
+                name = item["name"]
+                item.clear()
+                item["name"] = name
+                item.update(rest)
+            stack.extend(v for v in item.values() if isinstance(v, (dict, list)))
+        elif isinstance(item, list):
+            stack.extend(v for v in item if isinstance(v, (dict, list)))
     return value
 
 
@@ -257,6 +263,7 @@ class _Lowering:
         self.workflow = root.options.workflow.over(layers.workflow).over(BUILTIN_WORKFLOW)
         # The flows whose task defaults apply, innermost first (a sub-flow, then its callers).
         self.scopes: list[FlowGraph] = [root]
+        self._resolved: dict[tuple[TaskOptions, tuple[int, ...]], TaskOptions] = {}
 
     def dag(self, graph: FlowGraph, name: str, *, nested: bool) -> m.Template:
         """The DAG template of ``graph``; nested DAGs read their parameters from inputs."""
@@ -356,6 +363,15 @@ class _Lowering:
 
     def resolve(self, graph: FlowGraph, call: Call, task: TaskDef) -> TaskOptions:
         """The call's options merged over every lower level (see NOTE: [Option precedence])."""
+        # Thousands of calls share a few option sets: merge each distinct one once.
+        key = (call.options, tuple(id(scope) for scope in self.scopes))
+        resolved = self._resolved.get(key)
+        if resolved is None:
+            resolved = self._resolve(graph, call, task)
+            self._resolved[key] = resolved
+        return resolved
+
+    def _resolve(self, graph: FlowGraph, call: Call, task: TaskDef) -> TaskOptions:
         options = call.options
         if options.profile is not None:
             options = options.over(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
 import inspect
 import json
 import os
@@ -54,9 +55,16 @@ class Param:
 # --------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1024)
 def _display_path(path: str) -> str:
+    return _relative(path, os.getcwd())
+
+
+@functools.lru_cache(maxsize=1024)
+def _relative(path: str, cwd: str) -> str:
+    # Cached per (file, directory): otherwise computed for every task call of a trace.
     try:
-        rel = os.path.relpath(path)
+        rel = os.path.relpath(path, cwd)
     except ValueError:  # another drive on Windows
         return path
     return path if rel.startswith("..") else rel
@@ -73,15 +81,20 @@ def _definition_location(fn: Callable[..., Any]) -> str:
 _FLOWDSL_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_internal(filename: str) -> bool:
+    """Whether frames of ``filename`` are flowdsl's own.
+
+    contextlib's count too: it runs the checks of when(...) and fused(...) in ``__exit__``.
+    """
+    directory = os.path.dirname(os.path.abspath(filename))
+    return filename == contextlib.__file__ or directory.startswith(_FLOWDSL_DIR)
+
+
 def _caller_location() -> str:
     """``file:line`` of the innermost frame outside flowdsl (the user's call site)."""
     frame: types.FrameType | None = sys._getframe(1)
-    # Skip flowdsl's own frames, and contextlib's (when(...) and fused(...) are context
-    # managers: their checks run inside contextlib's __exit__).
-    while frame is not None and (
-        os.path.dirname(os.path.abspath(frame.f_code.co_filename)).startswith(_FLOWDSL_DIR)
-        or frame.f_code.co_filename == contextlib.__file__
-    ):
+    while frame is not None and _is_internal(frame.f_code.co_filename):
         frame = frame.f_back
     if frame is None:
         return "<unknown>"

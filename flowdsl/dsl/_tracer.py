@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from flowdsl.ir import (
     Value,
     WorkflowVar,
     condition_repr,
+    condition_values,
     list_of,
     options_repr,
     type_repr,
@@ -72,7 +74,7 @@ class _CallBuilder:
     task: TaskDef | FlowGraph
     options: TaskOptions
     args: tuple[tuple[str, Value], ...]
-    after: list[str]
+    after: dict[str, None]  # an ordered set: ids of calls ordered before this one
     location: str
     loop: Loop | None
     condition: Condition | None
@@ -123,6 +125,8 @@ class _Tracer:
         self.stack = stack  # names of the flows being traced, outermost first
         self.group: _Group | None = None
         self.groups: list[_Group] = []
+        self._position: dict[str, int] = {}  # recording order of each call
+        self._forward_edges = False  # an .after() edge points to a later call
 
     def outputs_of(self, call_id: str) -> tuple[Output, ...]:
         return self._by_id[call_id].task.outputs
@@ -139,15 +143,19 @@ class _Tracer:
                 flow=self.flow_name,
                 location=_caller_location(),
             )
-        if self._reaches(before, node):
+        # Every data edge points to an earlier call, so while every .after() edge does too
+        # no cycle is possible and the (linear) reachability walk can be skipped; it is
+        # needed once an edge points forward in recording order.
+        forward = self._position[before] > self._position[node]
+        if (forward or self._forward_edges) and self._reaches(before, node):
             raise TraceError(
                 f"{label}.after() would make a cycle: {before} already runs after {node}",
                 fix="order calls in the direction the data flows",
                 flow=self.flow_name,
                 location=_caller_location(),
             )
-        if before not in builder.after:
-            builder.after.append(before)
+        self._forward_edges = self._forward_edges or forward
+        builder.after[before] = None
 
     def _reaches(self, start: str, target: str) -> bool:
         """Whether ``start`` depends, directly or not, on ``target``."""
@@ -164,6 +172,9 @@ class _Tracer:
             stack.extend(builder.after)
             if builder.loop is not None:
                 stack.extend(v.node for _, v in builder.loop.mapped if isinstance(v, NodeOutput))
+            if builder.condition is not None:
+                values = condition_values(builder.condition)
+                stack.extend(v.node for v in values if isinstance(v, NodeOutput))
         return False
 
     # -- conditions -------------------------------------------------------------------------
@@ -295,7 +306,7 @@ class _Tracer:
                 **where,
             )
         try:
-            bound = inspect.signature(callee.fn).bind(*args, **kwargs)
+            bound = _signature(callee.fn).bind(*args, **kwargs)
         except TypeError as exc:
             expected = ", ".join(
                 python + ("" if p.default is NO_DEFAULT else "=...")
@@ -330,7 +341,7 @@ class _Tracer:
             callee.target,
             callee.options,
             tuple(whole),
-            [],
+            {},
             location,
             loop,
             self._current_condition(),
@@ -338,6 +349,7 @@ class _Tracer:
         )
         if group is not None:
             group.members.append(builder)
+        self._position[call_id] = len(self.calls)
         self.calls.append(builder)
         self._by_id[call_id] = builder
         label = f"{callee.name}(...)" if call_id == callee.name else f"{call_id}(...)"
@@ -681,6 +693,12 @@ class _Tracer:
             (),
             definition.location,
         )
+
+
+@functools.cache
+def _signature(fn: Callable[..., Any]) -> inspect.Signature:
+    """A function's signature, computed once (a flow may call one task thousands of times)."""
+    return inspect.signature(fn)
 
 
 def _options_text(options: TaskOptions) -> str:
