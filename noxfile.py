@@ -29,11 +29,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks side by side with Hera; prints tables (see docs/performance.md)."""
+    """Benchmarks beside Hera, one table (see docs/performance.md); posargs: --quick, --full."""
     session.install("-e", ".[test]")
-    for script in sorted(os.listdir("benchmarks")):
-        if script.startswith("bench_") and script.endswith(".py"):
-            session.run("python", os.path.join("benchmarks", script), *session.posargs)
+    session.run("python", os.path.join("benchmarks", "run.py"), *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -13,6 +13,7 @@ from typing import Any
 from hera.workflows import models as m
 
 from flowdsl._lower_options import Layers
+from flowdsl._size import check_size
 from flowdsl.config import ProjectConfig, load_config
 from flowdsl.dsl import Flow, option_layers
 from flowdsl.errors import CompileError
@@ -94,7 +95,9 @@ def compile(
             the configuration got wrong.
     """
     model = _lower(_check_flow(flow), kind=kind, params=params, config=config, image_fallback=None)
-    lint(to_dict(model))
+    doc = to_dict(model)
+    check_size(doc, flow.name)
+    lint(doc)
     return model
 
 
@@ -130,6 +133,7 @@ def compile_dict(
         doc = to_dict(
             _lower(_check_flow(flow), kind=kind, params=params, config=config, image_fallback=None)
         )
+        check_size(doc, flow.name)
         lint(doc)
     return doc
 
@@ -167,5 +171,6 @@ def compile_graph_dict(
             graph=graph,
         )
     )
+    check_size(doc, graph.name)
     lint(doc)
     return doc

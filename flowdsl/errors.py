@@ -19,6 +19,11 @@ traceback from Hera, pydantic or YAML::
     ├── PayloadError              (in the pod) a by-value task payload cannot be used here
     └── RunError                  (local engine) a manifest cannot be run, or a run failed
 
+Warnings (``warnings.warn``) have one root too::
+
+    FlowDSLWarning                base of flowdsl's warnings (a UserWarning)
+    └── ManifestSizeWarning       a compiled manifest passed half of Argo's 1 MiB limit
+
 Messages follow one shape, so that a user can read them the same way every time::
 
     flow 'nightly', task 'train', parameter 'lr' (nightly.py:12): <what went wrong,
@@ -36,8 +41,10 @@ __all__ = [
     "CompileError",
     "DefinitionError",
     "FlowDSLError",
+    "FlowDSLWarning",
     "InvalidNameError",
     "LintError",
+    "ManifestSizeWarning",
     "OptionError",
     "ParameterError",
     "PayloadError",
@@ -180,3 +187,11 @@ class PayloadError(FlowDSLError):
 
 class RunError(FlowDSLError):
     """The local engine cannot run a manifest, or a local run did not succeed."""
+
+
+class FlowDSLWarning(UserWarning):
+    """Base of the warnings flowdsl emits (filter them with ``-W ignore::FlowDSLWarning``)."""
+
+
+class ManifestSizeWarning(FlowDSLWarning):
+    """A compiled manifest is over 512 KiB: half of what Argo can store in one object."""

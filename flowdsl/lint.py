@@ -245,7 +245,10 @@ _EMPTY: Final[Mapping[str, Any]] = {}
 
 
 def _map(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else _EMPTY
+    # Manifests are plain dicts: test the exact type before the (slower) ABC check.
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    return _EMPTY
 
 
 def _list(value: object) -> Sequence[Any]:
@@ -265,6 +268,19 @@ def _text(value: object) -> str | None:
     if isinstance(value, str):
         return value
     return json.dumps(value)
+
+
+#: Where a value sits below the root of a walk: (the parent's link, key or index), or None.
+_Link = tuple[Any, str | int] | None
+
+
+def _link_path(root: str, link: _Link) -> str:
+    """The path of a value from its chain of links: ``root.key[2].other``."""
+    parts: list[str] = []
+    while link is not None:
+        link, key = link
+        parts.append(f"[{key}]" if type(key) is int else f".{key}")
+    return root + "".join(reversed(parts))
 
 
 def _names(names: Iterable[str]) -> str:
@@ -1309,23 +1325,37 @@ class _Linter:
     # ---- {{...}} tags -------------------------------------------------------------------------
 
     def check_tags(self, value: object, path: str, scope: _Scope) -> None:
-        # Iterative walk: values such as withItems can nest arbitrarily deep.
-        stack: list[tuple[object, str]] = [(value, path)]
+        # Iterative walk: values such as withItems can nest arbitrarily deep. Only strings
+        # holding `{{` and containers are visited, in manifest order; paths are built only
+        # for the strings that hold a tag, from a chain of (parent, key) links (_link_path).
+        stack: list[tuple[object, _Link]] = [(value, None)]
         while stack:
-            current, where = stack.pop()
-            if isinstance(current, str):
-                if "{{" in current:
-                    self.check_string(current, where, scope)
-            elif isinstance(current, Mapping):
-                items = list(current.items())
-                for key, child in reversed(items):
-                    if isinstance(child, str | Mapping | list | tuple):
-                        stack.append((child, f"{where}.{key}"))
-            elif isinstance(current, list | tuple):
-                for i in range(len(current) - 1, -1, -1):
-                    child = current[i]
-                    if isinstance(child, str | Mapping | list | tuple):
-                        stack.append((child, f"{where}[{i}]"))
+            current, link = stack.pop()
+            kind = type(current)
+            if kind is str or isinstance(current, str):
+                if "{{" in current:  # type: ignore[operator]
+                    self.check_string(str(current), _link_path(path, link), scope)
+                continue
+            if kind is dict or (kind is not list and isinstance(current, Mapping)):
+                pairs: Iterable[tuple[str | int, object]] = current.items()  # type: ignore[attr-defined]
+            elif kind is list or isinstance(current, list | tuple):
+                pairs = enumerate(current)  # type: ignore[arg-type]
+            else:
+                continue
+            children: list[tuple[object, _Link]] = []
+            for key, child in pairs:
+                child_kind = type(child)
+                if child_kind is str:
+                    if "{{" in child:  # type: ignore[operator]
+                        children.append((child, (link, key if type(key) is int else str(key))))
+                elif (
+                    child_kind is dict
+                    or child_kind is list
+                    or isinstance(child, str | list | tuple | Mapping)
+                ):
+                    children.append((child, (link, key if type(key) is int else str(key))))
+            children.reverse()
+            stack.extend(children)
 
     def check_string(self, text: str, path: str, scope: _Scope) -> None:
         reported: set[tuple[str, str]] = set()

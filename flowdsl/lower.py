@@ -181,7 +181,9 @@ def _name_first(value: Any) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _workflow_arguments(graph: FlowGraph, kind: Kind, given: Mapping[str, Any]) -> m.Arguments:
+def _workflow_arguments(
+    graph: FlowGraph, kind: Kind, given: Mapping[str, Any]
+) -> m.Arguments | None:
     from flowdsl.scheduling import SCHEDULED_TIME_DEFAULT, is_scheduled_time
 
     known = {p.name for p in graph.params}
@@ -235,7 +237,8 @@ def _workflow_arguments(graph: FlowGraph, kind: Kind, given: Mapping[str, Any]) 
                 description=description,
             )
         )
-    return m.Arguments(parameters=parameters or None)
+    # No parameters: no `arguments` at all (an empty object is noise in every manifest).
+    return m.Arguments(parameters=parameters) if parameters else None
 
 
 # --------------------------------------------------------------------------------------------

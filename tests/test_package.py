@@ -69,9 +69,11 @@ class TestExportedMembers:
             "Failure",
             "Flow",
             "FlowDSLError",
+            "FlowDSLWarning",
             "FlowRun",
             "InvalidNameError",
             "LintError",
+            "ManifestSizeWarning",
             "OptionError",
             "Param",
             "ParameterError",
@@ -112,5 +114,7 @@ class TestExportedMembers:
         """Every exported error derives from FlowDSLError."""
         for name in flowdsl.__all__:
             value = getattr(flowdsl, name)
-            if isinstance(value, type) and issubclass(value, Exception):
+            if isinstance(value, type) and issubclass(value, Warning):
+                assert issubclass(value, flowdsl.FlowDSLWarning)
+            elif isinstance(value, type) and issubclass(value, Exception):
                 assert issubclass(value, flowdsl.FlowDSLError)

@@ -416,6 +416,9 @@ class Engine:
         self.node_count = itertools.count()
         self.pod_queue: deque[tuple[_Node, ProcessHandle, Callable[[Outcome], None]]] = deque()
         self.running: set[ProcessHandle] = set()
+        from flowdsl.local.forkserver import ForkServer, enabled
+
+        self.forkserver = ForkServer() if enabled() else None
         self.pool = ThreadPoolExecutor(
             max_workers=self.pod_limit, thread_name_prefix="flowdsl-node"
         )
@@ -900,7 +903,9 @@ class Engine:
         self, node: _Node, launch: Launch, on_outcome: Callable[[Outcome], None]
     ) -> None:
         """Queue one attempt of a leaf; it starts when a process slot is free."""
-        self.pod_queue.append((node, ProcessHandle(launch, owner=node), on_outcome))
+        self.pod_queue.append(
+            (node, ProcessHandle(launch, owner=node, forkserver=self.forkserver), on_outcome)
+        )
         self.dispatch()
 
     def dispatch(self) -> None:
@@ -995,6 +1000,8 @@ class Engine:
             raise
         finally:
             self.pool.shutdown(wait=True)
+            if self.forkserver is not None:
+                self.forkserver.close()
             _restore_sigterm(previous)
             # Whatever an interrupted attempt left: secrets never outlive the run.
             remove_private(tuple(self.private_dirs))

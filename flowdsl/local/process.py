@@ -319,8 +319,9 @@ class ProcessHandle:
     :meth:`run` blocks in a worker thread; :meth:`stop` may be called from any thread.
     """
 
-    def __init__(self, launch: Launch, owner: Any = None) -> None:
+    def __init__(self, launch: Launch, owner: Any = None, forkserver: Any = None) -> None:
         self.launch = launch
+        self.forkserver = forkserver
         #: Whatever the caller wants to find the process by (the engine's node).
         self.owner = owner
         self._lock = threading.Lock()
@@ -369,7 +370,22 @@ class ProcessHandle:
                         outcome.stopped = True
                         outcome.finished_at = _now()
                         return outcome
-                    proc = subprocess.Popen(
+                    proc = None
+                    server = self.forkserver
+                    if server is not None and server.accepts(launch.argv, launch.env):
+                        from flowdsl.local.forkserver import ForkServerError
+
+                        try:
+                            proc = server.spawn(
+                                launch.argv,
+                                env=launch.env,
+                                cwd=launch.cwd,
+                                stdout=launch.stdout,
+                                stderr=launch.stderr,
+                            )
+                        except ForkServerError:
+                            proc = None  # run it as a process of its own
+                    proc = proc or subprocess.Popen(
                         launch.argv,
                         cwd=launch.cwd,
                         env=dict(launch.env),
