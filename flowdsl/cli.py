@@ -55,10 +55,9 @@ def parse_params(flow: Flow[Any, Any], pairs: Sequence[str]) -> dict[str, Any]:
         try:
             values[name] = codec.decode(text)
         except FlowDSLError as exc:
-            allowed = f" (one of: {', '.join(codec.enum)})" if codec.enum else ""
             raise ParameterError(
                 exc.problem,
-                fix=f"pass a value of type {codec.type_name}{allowed}",
+                fix=codecs.value_fix(codec),
                 flow=flow.name,
                 parameter=name,
             ) from None

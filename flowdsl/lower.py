@@ -206,7 +206,7 @@ def _workflow_arguments(
             except FlowDSLError as exc:
                 raise ParameterError(
                     exc.problem,
-                    fix=f"pass a value of type {codec.type_name}",
+                    fix=codecs.value_fix(codec),
                     flow=graph.name,
                     parameter=param.name,
                 ) from None

@@ -91,6 +91,7 @@ __all__ = [
     "output_parameters",
     "output_values",
     "structured_fields",
+    "value_fix",
 ]
 
 #: The status an exit handler receives (Argo's ``{{workflow.status}}``).
@@ -130,6 +131,12 @@ def comparison_kind(annotation: Any) -> str | None:
         kinds = {comparison_kind(type(m.value)) for m in annotation}
         return kinds.pop() if len(kinds) == 1 else None
     return None
+
+
+def value_fix(codec: Codec) -> str:
+    """The fix shown when a value does not fit a parameter: its type, and its enum if any."""
+    allowed = f" (one of: {', '.join(codec.enum)})" if codec.enum else ""
+    return f"pass a value of type {codec.type_name}{allowed}"
 
 
 def decode_fan_in(codec: Codec, text: str) -> Any:

@@ -257,10 +257,9 @@ def _encode_for(flow: Flow[Any, Any], params: Mapping[str, Any]) -> dict[str, st
         try:
             texts[name] = codec.encode(value)
         except FlowDSLError as exc:
-            allowed = f" (one of: {', '.join(codec.enum)})" if codec.enum else ""
             raise ParameterError(
                 exc.problem,
-                fix=f"pass a value of type {codec.type_name}{allowed}",
+                fix=codecs.value_fix(codec),
                 flow=flow.name,
                 parameter=name,
             ) from None
