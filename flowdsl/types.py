@@ -422,21 +422,17 @@ class _BoolImpl(_Impl):
         raise _wrong_text("bool", text, "write true or false")
 
 
-class _DateTimeImpl(_Impl):
-    name = "datetime"
-
-    def to_json(self, value: Any, path: str) -> Any:
-        if not isinstance(value, dt.datetime):
-            raise _wrong_value("datetime", path, value)
-        return value.isoformat()
+class _IsoImpl(_Impl):
+    """Dates and times: an ISO 8601 string, in JSON and as parameter text alike."""
 
     def from_json(self, obj: Any, path: str) -> Any:
+        what = f"{self.name} (an ISO 8601 string)"
         if not isinstance(obj, str):
-            raise _wrong_value("datetime (an ISO 8601 string)", path, obj)
+            raise _wrong_value(what, path, obj)
         try:
             return self._parse(obj)
         except CodecError:
-            raise _wrong_value("datetime (an ISO 8601 string)", path, obj) from None
+            raise _wrong_value(what, path, obj) from None
 
     def encode(self, value: Any) -> str:
         text: str = self.to_json(value, "")
@@ -444,6 +440,19 @@ class _DateTimeImpl(_Impl):
 
     def decode(self, text: str) -> Any:
         return self._parse(text)
+
+    @staticmethod
+    def _parse(text: str) -> Any:
+        raise NotImplementedError
+
+
+class _DateTimeImpl(_IsoImpl):
+    name = "datetime"
+
+    def to_json(self, value: Any, path: str) -> Any:
+        if not isinstance(value, dt.datetime):
+            raise _wrong_value("datetime", path, value)
+        return value.isoformat()
 
     @staticmethod
     def _parse(text: str) -> dt.datetime:
@@ -459,7 +468,7 @@ class _DateTimeImpl(_Impl):
             ) from None
 
 
-class _DateImpl(_Impl):
+class _DateImpl(_IsoImpl):
     name = "date"
 
     def to_json(self, value: Any, path: str) -> Any:
@@ -467,21 +476,6 @@ class _DateImpl(_Impl):
         if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
             raise _wrong_value("date", path, value)
         return value.isoformat()
-
-    def from_json(self, obj: Any, path: str) -> Any:
-        if not isinstance(obj, str):
-            raise _wrong_value("date (an ISO 8601 string)", path, obj)
-        try:
-            return self._parse(obj)
-        except CodecError:
-            raise _wrong_value("date (an ISO 8601 string)", path, obj) from None
-
-    def encode(self, value: Any) -> str:
-        text: str = self.to_json(value, "")
-        return text
-
-    def decode(self, text: str) -> Any:
-        return self._parse(text)
 
     @staticmethod
     def _parse(text: str) -> dt.date:
