@@ -172,7 +172,12 @@ def _task_runs(graph: FlowGraph, local: LocalRun) -> dict[str, TaskRun]:
         outputs: dict[str, Any] = {}
         if node.phase == "Succeeded":
             for out in call.outputs:
-                text = node.outputs.get(out.name)
+                # A task's whole return value is its stdout (NOTE: [The result is stdout]).
+                text = (
+                    node.result
+                    if out.name == "return" and not out.artifact and call.returns_result
+                    else node.outputs.get(out.name)
+                )
                 if text is not None:
                     # A map's outputs are lists of the per-item outputs (fan-in).
                     annotation = out.annotation if call.loop is None else list_of(out.annotation)

@@ -402,6 +402,18 @@ class Call:
         """The output parameters of what is called (per item, for a loop)."""
         return self.task.outputs
 
+    @property
+    def returns_result(self) -> bool:
+        """Whether the call's ``return`` output is Argo's ``outputs.result`` (the pod's stdout).
+
+        True for a task run directly (once, or looped): its runtime writes the return value
+        to stdout (NOTE: [The result is stdout] in ``flowdsl/runtime/_main.py``). A sub-flow,
+        or a map wrapped in a DAG for its parallelism, is a DAG template, which has no
+        stdout: it hands its return up as the output parameter ``return``. A returned
+        artifact is an artifact either way.
+        """
+        return isinstance(self.task, TaskDef) and (self.loop is None or self.loop.parallelism is None)
+
     def data_upstream(self) -> tuple[str, ...]:
         """Ids of the calls whose outputs this one reads (arguments, loop lists, condition)."""
         values = [value for _, value in self.args]

@@ -276,7 +276,7 @@ class _Lowering:
             outputs = m.Outputs(
                 parameters=[
                     m.Parameter(
-                        name=out, value_from=m.ValueFrom(parameter=_reference(value, nested))
+                        name=out, value_from=m.ValueFrom(parameter=_reference(value, graph, nested))
                     )
                     for out, value in graph.result
                 ]
@@ -305,7 +305,7 @@ class _Lowering:
         """One call as a DAG task: arguments, loop, condition, dependencies."""
         loop = call.loop
         template = self.template_for(graph, call)
-        arguments = _arguments(call, nested)
+        arguments = _arguments(graph, call, nested)
         with_items: list[Any] | None = None
         with_param: str | None = None
         if loop is not None and loop.parallelism is not None:
@@ -313,9 +313,9 @@ class _Lowering:
             # loop in a DAG of its own, which receives the call's arguments as inputs.
             template = self.map_wrapper(graph, call, template, arguments)
             arguments = [m.Parameter(name=p.name, value=p.value) for p in arguments]
-            arguments += _loop_list_arguments(call, nested)
+            arguments += _loop_list_arguments(graph, call, nested)
         elif loop is not None:
-            with_items, with_param, item_args = _loop(call, nested)
+            with_items, with_param, item_args = _loop(graph, call, nested)
             arguments += item_args
         artifacts = _artifact_arguments(call)
         return m.DAGTask(
@@ -325,7 +325,7 @@ class _Lowering:
             if arguments or artifacts
             else None,
             depends=_depends(graph, call),
-            when=_condition(call.condition, nested) if call.condition is not None else None,
+            when=_condition(graph, call.condition, nested) if call.condition is not None else None,
             with_items=with_items,
             with_param=with_param,
         )
@@ -398,14 +398,15 @@ class _Lowering:
         inner_args = [
             m.Parameter(name=p.name, value=f"{{{{inputs.parameters.{p.name}}}}}") for p in arguments
         ]
-        with_items, with_param, item_args = _loop(call, nested=True, lists_from_inputs=True)
+        with_items, with_param, item_args = _loop(graph, call, nested=True, lists_from_inputs=True)
         inputs = [m.Parameter(name=p.name) for p in arguments]
-        inputs += [m.Parameter(name=p.name) for p in _loop_list_arguments(call, nested=True)]
+        inputs += [m.Parameter(name=p.name) for p in _loop_list_arguments(graph, call, nested=True)]
         outputs = [
             m.Parameter(
                 name=out.name,
                 value_from=m.ValueFrom(
-                    parameter=f"{{{{tasks.{call.id}.outputs.parameters.{out.name}}}}}"
+                    # The loop inside runs the task itself, whose return is its result.
+                    parameter="{{" + _output_variable(_unwrapped(call), out.name) + "}}"
                 ),
             )
             for out in call.outputs
@@ -459,7 +460,7 @@ def _artifact_arguments(call: Call) -> list[m.Artifact]:
     ]
 
 
-def _arguments(call: Call, nested: bool) -> list[m.Parameter]:
+def _arguments(graph: FlowGraph, call: Call, nested: bool) -> list[m.Parameter]:
     files = (
         set()
         if isinstance(call.task, FlowGraph)
@@ -472,13 +473,13 @@ def _arguments(call: Call, nested: bool) -> list[m.Parameter]:
         if isinstance(value, Const):
             text = codecs.codec_for(_param_annotation(call, name)).encode(value.value)
         else:
-            text = _reference(value, nested)
+            text = _reference(value, graph, nested)
         parameters.append(m.Parameter(name=name, value=text))
     return parameters
 
 
 def _loop(
-    call: Call, nested: bool, *, lists_from_inputs: bool = False
+    graph: FlowGraph, call: Call, nested: bool, *, lists_from_inputs: bool = False
 ) -> tuple[list[Any] | None, str | None, list[m.Parameter]]:
     """``withItems`` or ``withParam``, and the arguments that read the item."""
     assert call.loop is not None
@@ -496,15 +497,19 @@ def _loop(
         items = [{name: texts[i] for name, texts in encoded.items()} for i in range(count)]
         return items, None, [m.Parameter(name=n, value=f"{{{{item.{n}}}}}") for n in encoded]
     ((name, value),) = mapped  # the tracer allows one runtime list (Argo loops over one list)
-    source = f"{{{{inputs.parameters.{name}}}}}" if lists_from_inputs else _reference(value, nested)
+    source = (
+        f"{{{{inputs.parameters.{name}}}}}"
+        if lists_from_inputs
+        else _reference(value, graph, nested)
+    )
     return None, source, [m.Parameter(name=name, value="{{item}}")]
 
 
-def _loop_list_arguments(call: Call, nested: bool) -> list[m.Parameter]:
+def _loop_list_arguments(graph: FlowGraph, call: Call, nested: bool) -> list[m.Parameter]:
     """For a map wrapper: the runtime list it loops over, passed in as an argument."""
     assert call.loop is not None
     return [
-        m.Parameter(name=name, value=_reference(value, nested))
+        m.Parameter(name=name, value=_reference(value, graph, nested))
         for name, value in call.loop.mapped
         if not isinstance(value, Const)
     ]
@@ -543,21 +548,22 @@ def _depends(graph: FlowGraph, call: Call) -> str | None:
     return " && ".join(parts) if parts else None
 
 
-def _condition(condition: Condition, nested: bool) -> str:
+def _condition(graph: FlowGraph, condition: Condition, nested: bool) -> str:
     """Argo ``when`` text (govaluate, after ``{{...}}`` substitution)."""
     if isinstance(condition, Compare):
         return (
-            f"{_operand(condition.left, nested)} {condition.op} {_operand(condition.right, nested)}"
+            f"{_operand(graph, condition.left, nested)} {condition.op} "
+            f"{_operand(graph, condition.right, nested)}"
         )
     if isinstance(condition, IsTrue):
-        return f"{_operand(condition.operand, nested)} == true"
+        return f"{_operand(graph, condition.operand, nested)} == true"
     if isinstance(condition, Not):
-        return f"!({_condition(condition.part, nested)})"
+        return f"!({_condition(graph, condition.part, nested)})"
     joiner = " && " if isinstance(condition, AllOf) else " || "
-    return "(" + joiner.join(_condition(part, nested) for part in condition.parts) + ")"
+    return "(" + joiner.join(_condition(graph, part, nested) for part in condition.parts) + ")"
 
 
-def _operand(operand: Operand, nested: bool) -> str:
+def _operand(graph: FlowGraph, operand: Operand, nested: bool) -> str:
     kind = codecs.comparison_kind(operand.annotation)
     value = operand.value
     if isinstance(value, Const):
@@ -573,18 +579,18 @@ def _operand(operand: Operand, nested: bool) -> str:
             "Argo's expression language cannot write",
             fix="compare with a string without both ' and \"",
         )
-    reference = _reference(value, nested)
+    reference = _reference(value, graph, nested)
     # Strings are quoted so that govaluate compares text; a value holding a quote cannot be
     # compared this way (Argo limitation), which enums and flow parameters rarely hit.
     return f"'{reference}'" if kind == "string" else reference
 
 
-def _reference(value: Value, nested: bool) -> str:
+def _reference(value: Value, graph: FlowGraph, nested: bool) -> str:
     if isinstance(value, FlowInput):
         scope = "inputs" if nested else "workflow"
         return f"{{{{{scope}.parameters.{value.name}}}}}"
     if isinstance(value, NodeOutput):
-        return f"{{{{tasks.{value.node}.outputs.parameters.{value.output}}}}}"
+        return "{{" + _output_variable(graph.call(value.node), value.output) + "}}"
     if isinstance(value, WorkflowVar):
         return f"{{{{workflow.{value.name}}}}}"
     raise TypeError(f"not a reference: {value!r}")  # Const is encoded by the caller
@@ -593,6 +599,19 @@ def _reference(value: Value, nested: bool) -> str:
 # --------------------------------------------------------------------------------------------
 # Leaf templates
 # --------------------------------------------------------------------------------------------
+
+
+def _unwrapped(call: Call) -> Call:
+    """``call`` as the loop inside its map wrapper runs it (no parallelism of its own)."""
+    assert call.loop is not None
+    return dataclasses.replace(call, loop=dataclasses.replace(call.loop, parallelism=None))
+
+
+def _output_variable(call: Call, output: str) -> str:
+    """The Argo variable (without braces) that holds a call's output parameter."""
+    if output == "return" and call.returns_result:
+        return f"tasks.{call.id}.outputs.result"
+    return f"tasks.{call.id}.outputs.parameters.{output}"
 
 
 def _leaf_template(
@@ -626,17 +645,21 @@ def _leaf_template(
         if param.name not in files
     ]
     input_artifacts = [m.Artifact(name=name, path=f"{INPUTS_DIR}/{name}") for name in sorted(files)]
+    # The whole return value is the pod's stdout, Argo's outputs.result (NOTE: [The result
+    # is stdout]); only the fields of a structured return and artifacts are files.
     outputs = [
         m.Parameter(name=out.name, value_from=m.ValueFrom(path=f"{OUTPUTS_DIR}/{out.name}"))
         for out in task.outputs
-        if not out.artifact
+        if not out.artifact and out.name != "return"
     ]
     output_artifacts = [
         m.Artifact(name=out.name, path=f"{OUTPUTS_DIR}/{out.name}")
         for out in task.outputs
         if out.artifact
     ]
-    args = ["--outputs", OUTPUTS_DIR]
+    # The runtime's default directory is OUTPUTS_DIR; it is written out only when files are
+    # expected, so that a local run (which re-roots the paths it finds) sees where they go.
+    args = ["--outputs", OUTPUTS_DIR] if outputs or output_artifacts else []
     for param in task.params:
         # An artifact input arrives as a file: the runtime gets its path and reads it.
         value = (

@@ -143,13 +143,17 @@ def decode_fan_in(codec: Codec, text: str) -> Any:
     """Decode ``text`` with ``codec``, also accepting Argo's aggregate of scalar loop outputs.
 
     NOTE: [Fan-in]
-    Argo joins the outputs of a loop's items into one JSON list (``aggregatedJsonValueList``
-    in its controller): when every output parses as a JSON object or array the list holds
-    them as JSON, otherwise it holds each output's *text* as a string (``["1", "2"]`` for two
-    int outputs). So a ``list[T]`` parameter fed by a map can receive its items as texts;
-    when strict decoding fails on such a list, each text is decoded as a ``T`` parameter would
-    be. The fallback only runs after a failure, and re-raises the original error if the texts
-    do not decode either.
+    Argo joins the outputs of a loop's items into one JSON list. For an output parameter
+    (``aggregatedJsonValueList`` in its controller), when every output parses as a JSON
+    object or array the list holds them as JSON, otherwise it holds each output's *text* as a
+    string (``["1", "2"]`` for two int outputs). For ``outputs.result``, which is how a task's
+    return value travels (``processAggregateNodeOutputs``), each item on its own is a JSON
+    object if it parses as one and its text otherwise, so lists mix objects and strings (a
+    ``list[int]`` result is the string ``"[1,2]"``). So a ``list[T]`` parameter fed by a map
+    can receive its items as texts or objects; when strict decoding fails on such a list,
+    each text, or each object written back as JSON, is decoded as a ``T`` parameter would be.
+    The fallback only runs after a failure, and re-raises the original error if the items do
+    not decode either.
     """
     try:
         return codec.decode(text)
@@ -163,11 +167,14 @@ def decode_fan_in(codec: Codec, text: str) -> Any:
             items = json.loads(text)
         except ValueError:
             raise original from None
-        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        if not isinstance(items, list) or not all(isinstance(i, str | dict) for i in items):
             raise
         element = codec_for(args[0])
         try:
-            return [element.decode(item) for item in items]
+            return [
+                element.decode(item if isinstance(item, str) else json.dumps(item))
+                for item in items
+            ]
         except CodecError:
             raise original from None
 

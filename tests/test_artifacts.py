@@ -123,8 +123,11 @@ class TestManifest:
         )
 
 
-def run_template(template: dict[str, Any], inputs: dict[str, str], pod: Path) -> None:
-    """Run a template's command as a pod would, with /tmp/flowdsl moved under ``pod``."""
+def run_template(template: dict[str, Any], inputs: dict[str, str], pod: Path) -> str:
+    """Run a template's command as a pod would, with /tmp/flowdsl moved under ``pod``.
+
+    Returns its stdout: Argo's ``outputs.result``.
+    """
     body = template.get("script") or template["container"]
 
     def local(arg: str) -> str:
@@ -144,6 +147,7 @@ def run_template(template: dict[str, Any], inputs: dict[str, str], pod: Path) ->
         env={**os.environ},
     )
     assert result.returncode == 0, result.stderr
+    return result.stdout
 
 
 class TestRuntime:
@@ -164,8 +168,9 @@ class TestRuntime:
         run_template(t["to-dir"], {}, pod)
         assert (produced / "data.txt").read_bytes() == b"0;1;2"
         produced.rename(inputs / "folder")
-        run_template(t["files-in"], {}, pod)
-        assert produced.read_text() == '["data.txt"]'
+        # A value that is not an artifact is the result: stdout, as Argo keeps it.
+        assert run_template(t["files-in"], {}, pod) == '["data.txt"]'
+        assert not produced.exists()
 
     def test_oversized_parameter_says_use_an_artifact(self, tmp_path: Path) -> None:
         """A parameter output over 256 KiB fails the task with the fix."""
@@ -189,8 +194,8 @@ class TestRuntime:
         )
         assert result.returncode == 2
         assert (
-            "output 'return' is 300 KiB encoded, over the 256 KiB flowdsl allows for an "
-            "Argo parameter" in result.stderr
+            "the return value is 300 KiB encoded, over the 256 KiB flowdsl allows for an "
+            "Argo parameter or result" in result.stderr
         )
         assert "annotate the return Artifact[T]" in result.stderr
 

@@ -217,7 +217,7 @@ class TestWait:
         assert out.split("\n", 2)[2] == (
             f"workflow {name} Failed: child '{name}-{_node_hash(name, 'show')}' failed\n"
             "  ✖ show (Failed): Error (exit code 1)\n"
-            "      inputs: y={{tasks.double.outputs.parameters.return}}, mode=fast\n"
+            "      inputs: y={{tasks.double.outputs.result}}, mode=fast\n"
             f"      logs:   python -m flowdsl logs {name} --task show\n"
             f"      debug:  python -m flowdsl debug flows.py {name} --task show\n"
         )

@@ -126,7 +126,7 @@ class TestMap:
         assert task_["withItems"] == ["1", "2", "3"]
         assert task_["arguments"]["parameters"] == [{"name": "x", "value": "{{item}}"}]
         assert dag_tasks(doc)["total"]["arguments"]["parameters"] == [
-            {"name": "values", "value": "{{tasks.square.outputs.parameters.return}}"}
+            {"name": "values", "value": "{{tasks.square.outputs.result}}"}
         ]
         assert run(squares, tmp_path).result == 14
 
@@ -140,7 +140,7 @@ class TestMap:
         doc = compile_dict(scaled)
         assert_valid_argo(doc)
         task_ = dag_tasks(doc)["scale"]
-        assert task_["withParam"] == "{{tasks.numbers.outputs.parameters.return}}"
+        assert task_["withParam"] == "{{tasks.numbers.outputs.result}}"
         assert task_["arguments"]["parameters"] == [
             {"name": "factor", "value": "{{workflow.parameters.factor}}"},
             {"name": "x", "value": "{{item}}"},
@@ -301,9 +301,9 @@ class TestConditions:
         )
         assert tasks["note-2"]["when"] == (
             "('{{tasks.score.outputs.parameters.name}}' == \"it's\" || "
-            "!({{tasks.flag.outputs.parameters.return}} == true))"
+            "!({{tasks.flag.outputs.result}} == true))"
         )
-        assert tasks["note-3"]["when"] == "{{tasks.flag.outputs.parameters.return}} == true"
+        assert tasks["note-3"]["when"] == "{{tasks.flag.outputs.result}} == true"
 
     def test_branches_run_locally(self, tmp_path: Path) -> None:
         """when/otherwise pick one branch at run time; a task reading a skipped task's output
@@ -355,8 +355,8 @@ class TestConditions:
                 note("both")
 
         assert dag_tasks(compile_dict(f))["note"]["when"] == (
-            "({{tasks.square.outputs.parameters.return}} > 0 && "
-            "{{tasks.square-2.outputs.parameters.return}} < 10)"
+            "({{tasks.square.outputs.result}} > 0 && "
+            "{{tasks.square-2.outputs.result}} < 10)"
         )
 
     @pytest.mark.parametrize(
@@ -473,7 +473,7 @@ class TestSubFlows:
         }
         assert sub["dag"]["tasks"][0]["withParam"] == "{{inputs.parameters.values}}"
         assert sub["outputs"]["parameters"][0]["valueFrom"]["parameter"] == (
-            "{{tasks.total.outputs.parameters.return}}"
+            "{{tasks.total.outputs.result}}"
         )
         tasks = dag_tasks(doc)
         assert tasks["double-all"]["template"] == "double-all"
@@ -508,7 +508,8 @@ class TestFused:
         assert list(templates(doc)) == ["fused-prep", "prep", "train"]
         prep = templates(doc)["prep"]
         assert [p["name"] for p in prep["inputs"]["parameters"]] == ["raw", "scale"]
-        assert [p["name"] for p in prep["outputs"]["parameters"]] == ["return", "normalise"]
+        # The group's whole return is its result (stdout); its fields are files.
+        assert [p["name"] for p in prep["outputs"]["parameters"]] == ["normalise"]
         assert dag_tasks(doc)["train"]["arguments"]["parameters"] == [
             {"name": "features", "value": "{{tasks.prep.outputs.parameters.normalise}}"}
         ]
@@ -602,8 +603,8 @@ class TestFailurePaths:
         result = flowdsl.run(f, params={"a": 7}, progress="off", run_dir=tmp_path / "r")
         exit_node = next(n for n in result.local.nodes if n.display_name == "f-exit")
         assert exit_node.phase == "Succeeded"
-        assert exit_node.stdout is not None
-        printed = exit_node.stdout.read_text()
+        assert exit_node.stderr is not None  # what a task prints is on stderr
+        printed = exit_node.stderr.read_text()
         assert printed.startswith("status=")
         assert "a=7" in printed
 

@@ -165,9 +165,9 @@ class TestAttempts:
         assert process.pid > 0
         assert process.wait(timeout=30) == 0
         assert process.poll() == process.returncode == 0
-        assert (directory / "out" / "return").read_text() == "49"
-        assert (directory / "stdout.log").read_text() == "stdout of square 7\n"
-        assert (directory / "stderr.log").read_text() == "stderr of square\n"
+        # stdout is the result alone; what the task prints goes to stderr, as in a pod.
+        assert (directory / "stdout.log").read_text() == "49"
+        assert (directory / "stderr.log").read_text() == "stdout of square 7\nstderr of square\n"
 
     def test_is_like_python_dash_m(self, server: ForkServer, project: Path) -> None:
         """Working directory first on sys.path, own session, exactly the given environment."""
@@ -175,7 +175,7 @@ class TestAttempts:
         assert process.wait(timeout=30) == 0
         import json
 
-        seen = json.loads((directory / "out" / "return").read_text())
+        seen = json.loads((directory / "stdout.log").read_text())
         assert seen == {
             "cwd": str(directory),
             "path0": str(directory),
@@ -217,7 +217,7 @@ class TestAttempts:
         def one(i: int) -> None:
             process, directory = attempt(server, project, "square", "--input", f"x={i}")
             process.wait(timeout=60)
-            results[i] = (directory / "out" / "return").read_text()
+            results[i] = (directory / "stdout.log").read_text()
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
         for thread in threads:

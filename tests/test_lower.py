@@ -115,13 +115,14 @@ class TestWorkflowShape:
         ]
 
     def test_leaf_template(self) -> None:
-        """Inputs with defaults, outputs from runtime files, options on the template."""
+        """Inputs with defaults, field outputs from runtime files (the whole return value is
+        the result: stdout), options on the template."""
         t = templates(compile_dict(etl))["stats"]
         assert t["inputs"] == {"parameters": [{"name": "values"}]}
         assert t["outputs"]["parameters"] == [
-            {"name": n, "valueFrom": {"path": f"/tmp/flowdsl/outputs/{n}"}}
-            for n in ("return", "rows", "mean")
+            {"name": n, "valueFrom": {"path": f"/tmp/flowdsl/outputs/{n}"}} for n in ("rows", "mean")
         ]
+        assert t["script"]["args"][:2] == ["--outputs", "/tmp/flowdsl/outputs"]
         assert t["retryStrategy"] == {"limit": 2}
         assert t["activeDeadlineSeconds"] == 600
         load_t = templates(compile_dict(etl))["load"]
@@ -132,7 +133,7 @@ class TestWorkflowShape:
         outputs = templates(compile_dict(etl))["etl"]["outputs"]["parameters"]
         assert outputs[0] == {
             "name": "return",
-            "valueFrom": {"parameter": "{{tasks.stats.outputs.parameters.return}}"},
+            "valueFrom": {"parameter": "{{tasks.stats.outputs.result}}"},
         }
 
     def test_metadata(self) -> None:
@@ -172,7 +173,8 @@ class TestCode:
         assert t["script"]["source"].startswith("# flowdsl task payload v1\n")
 
     def test_by_import(self) -> None:
-        """code='import' references module:function in a container template."""
+        """code='import' references module:function in a container template; a task with no
+        output files gets no --outputs."""
 
         @flow(image="img", code="import")
         def f() -> None:
@@ -181,8 +183,6 @@ class TestCode:
         t = templates(compile_dict(f))["publish"]
         assert t["container"]["args"][:2] == ["--function", "test_lower:publish"]
         assert t["container"]["args"][2:] == [
-            "--outputs",
-            "/tmp/flowdsl/outputs",
             "--input",
             "mean={{inputs.parameters.mean}}",
             "--input",

@@ -67,8 +67,8 @@ def templates(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 class TestByValue:
     def test_quickstart_summarise(self, tmp_path: Path) -> None:
-        """The by-value `summarise` template decodes JSON and enum inputs and writes a
-        structured result as `return` plus one output per field."""
+        """The by-value `summarise` template decodes JSON and enum inputs; a structured
+        return is its stdout (Argo's result) plus one output file per field."""
         doc = compile_dict(load_flow(str(ROOT / "examples" / "quickstart.py")))
         template = templates(doc)["summarise"]
         result = run_like_a_pod(
@@ -76,7 +76,8 @@ class TestByValue:
         )
         assert result.returncode == 0, result.stderr
         outputs = outputs_of(template, tmp_path)
-        assert json.loads(outputs["return"]) == {"count": 4, "centre": 2.5, "spread": 3.536}
+        assert json.loads(result.stdout) == {"count": 4, "centre": 2.5, "spread": 3.536}
+        assert "return" not in outputs
         assert outputs["count"] == "4"
         assert outputs["centre"] == "2.5"
 
@@ -89,7 +90,8 @@ class TestByValue:
         }
         result = run_like_a_pod(template, {"size": "3", **defaults}, tmp_path)
         assert result.returncode == 0, result.stderr
-        values = json.loads(outputs_of(template, tmp_path)["return"])
+        assert "outputs" not in template  # the return value is the result, nothing else
+        values = json.loads(result.stdout)
         assert len(values) == 3
         assert all(isinstance(v, float) for v in values)
 
@@ -138,4 +140,4 @@ class TestByImport:
             template, {"prices": "[1.0,2.5]", "vat": "0.5"}, pod, env={"PYTHONPATH": str(project)}
         )
         assert result.returncode == 0, result.stderr
-        assert outputs_of(template, pod) == {"return": "5.25"}
+        assert (result.stdout, "outputs" in template) == ("5.25", False)

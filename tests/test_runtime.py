@@ -199,9 +199,10 @@ class TestInputs:
             "maybe=7",
             outputs=out,
         )
-        assert result.stderr == ""
+        assert result.stderr == "echo called\n"  # what a task prints goes to stderr
         assert result.returncode == 0
-        assert json.loads(read_outputs(out)["return"]) == [
+        assert not out.exists()  # the return value is the result: stdout, not a file
+        assert json.loads(result.stdout) == [
             "42",
             "True",
             "[{'a': 1}, {'b': [2, 3]}]",
@@ -224,7 +225,7 @@ class TestInputs:
             outputs=out,
         )
         assert result.returncode == 0, result.stderr
-        assert json.loads(read_outputs(out)["return"])[1:] == [
+        assert json.loads(result.stdout)[1:] == [
             "False",
             "[]",
             "Metrics(model='', accuracy=1.0)",
@@ -245,7 +246,7 @@ class TestInputs:
             "note=",
             outputs=out,
         )
-        assert json.loads(read_outputs(out)["return"])[5] == "''"
+        assert json.loads(result.stdout)[5] == "''"
         result = by_import(
             project,
             "echo",
@@ -257,44 +258,56 @@ class TestInputs:
             outputs=out,
         )
         assert result.returncode == 0, result.stderr
-        assert json.loads(read_outputs(out)["return"])[5] == "'a=b'"
+        assert json.loads(result.stdout)[5] == "'a=b'"
 
     def test_positional_and_keyword_only(self, project: Path, tmp_path: Path) -> None:
         """Positional-only parameters are passed by position, keyword-only by keyword."""
         out = tmp_path / "out"
         result = by_import(project, "positional", "a=1", "c=30", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert read_outputs(out)["return"] == "[1,2,30]"
+        assert result.stdout == "[1,2,30]"
 
 
 class TestOutputs:
-    def test_stdout_is_the_task_log(self, project: Path, tmp_path: Path) -> None:
-        """stdout holds what the function printed and nothing else."""
+    def test_stdout_is_the_result_alone(self, project: Path, tmp_path: Path) -> None:
+        """What the task prints goes to stderr; stdout is the result (none for None)."""
         result = by_import(project, "nothing", "x=5", outputs=tmp_path / "out")
-        assert (result.returncode, result.stdout, result.stderr) == (0, "got 5\n", "")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "", "got 5\n")
+
+    def test_child_processes_and_c_level_writes_stay_off_stdout(self, tmp_path: Path) -> None:
+        """Descriptor 1 itself is redirected while the task runs, not only sys.stdout."""
+        (tmp_path / "noisy_mod.py").write_text(
+            "import os, subprocess, sys\n"
+            "print('imported')\n"
+            "def noisy() -> int:\n"
+            "    os.write(1, b'raw\\n')\n"
+            "    subprocess.run([sys.executable, '-c', 'print(\"child\")'], check=True)\n"
+            "    print('printed')\n"
+            "    return 7\n"
+        )
+        result = runtime("--function", "noisy_mod:noisy", cwd=tmp_path, pythonpath=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "7"
+        assert result.stderr.splitlines() == ["imported", "raw", "child", "printed"]
 
     def test_structured_return(self, project: Path, tmp_path: Path, tasks: ModuleType) -> None:
-        """A dataclass return writes 'return' and one output per field, which decode back."""
+        """A dataclass return is the result, and each field an output file; all decode back."""
         out = tmp_path / "out"
         result = by_import(project, "measure", "model=vit", "accuracy=0.25", outputs=out)
         assert result.returncode == 0, result.stderr
+        assert result.stdout == '{"model":"vit","accuracy":0.5}'
         texts = read_outputs(out)
-        assert texts == {
-            "accuracy": "0.5",
-            "model": "vit",
-            "return": '{"model":"vit","accuracy":0.5}',
-        }
-        assert codec_for(tasks.Metrics).decode(texts["return"]) == tasks.Metrics("vit", 0.5)
+        assert texts == {"accuracy": "0.5", "model": "vit"}
+        assert codec_for(tasks.Metrics).decode(result.stdout) == tasks.Metrics("vit", 0.5)
         assert codec_for(float).decode(texts["accuracy"]) == 0.5
 
     def test_tuple_return(self, project: Path, tmp_path: Path) -> None:
-        """A fixed tuple return writes 'return' and 'return-0', 'return-1', ..."""
+        """A fixed tuple return is the result, and writes 'return-0', 'return-1', ..."""
         out = tmp_path / "out"
         result = by_import(project, "pair", "x=3", outputs=out)
         assert result.returncode == 0, result.stderr
-        texts = read_outputs(out)
-        assert texts == {"return": '[3,"3"]', "return-0": "3", "return-1": "3"}
-        assert codec_for(tuple[int, str]).decode(texts["return"]) == (3, "3")
+        assert read_outputs(out) == {"return-0": "3", "return-1": "3"}
+        assert codec_for(tuple[int, str]).decode(result.stdout) == (3, "3")
 
     def test_none_return_writes_nothing(self, project: Path, tmp_path: Path) -> None:
         """A task returning None writes no output file (nor the directory)."""
@@ -309,11 +322,11 @@ class TestOutputs:
         """Outputs are written whole into an existing directory: no temporary is left."""
         out = tmp_path / "deep" / "out"
         out.mkdir(parents=True)
-        (out / "return").write_text("stale")
+        (out / "return-0").write_text("stale")
         result = by_import(project, "pair", "x=12", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert sorted(os.listdir(out)) == ["return", "return-0", "return-1"]
-        assert (out / "return").read_text() == '[12,"12"]'
+        assert sorted(os.listdir(out)) == ["return-0", "return-1"]
+        assert (out / "return-0").read_text() == "12"
 
     def test_default_outputs_directory(self, project: Path) -> None:
         """Without --outputs, the outputs go to /tmp/flowdsl/outputs (the compiler's path)."""
@@ -327,14 +340,14 @@ class TestFunctionLookup:
         out = tmp_path / "out"
         result = by_import(project, "decorated", "x=1", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert read_outputs(out) == {"return": "2"}
+        assert (result.stdout, out.exists()) == ("2", False)
 
     def test_user_decorator_is_kept(self, project: Path, tmp_path: Path) -> None:
         """A user's functools.wraps decorator is not unwrapped: it still runs."""
         out = tmp_path / "out"
         result = by_import(project, "user_decorated", "x=1", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert read_outputs(out) == {"return": "20"}
+        assert (result.stdout, out.exists()) == ("20", False)
 
     def test_module_not_in_image(self, project: Path, tmp_path: Path) -> None:
         """A module the image lacks is exit 2 with the fix."""
@@ -466,8 +479,8 @@ class TestFailures:
         out = tmp_path / "out"
         result = by_import(project, "boom", "x=3", outputs=out)
         assert result.returncode == 1
-        assert result.stdout == "about to fail\n"
-        assert result.stderr.startswith("Traceback (most recent call last):\n")
+        assert result.stdout == ""
+        assert result.stderr.startswith("about to fail\nTraceback (most recent call last):\n")
         assert result.stderr.endswith("ValueError: boom 3\n")
         assert "flowdsl_rt_tasks.py" in result.stderr
         assert "flowdsl/runtime" not in result.stderr
@@ -584,12 +597,9 @@ class TestPayload:
             str(payload),
             cwd=tmp_path,
         )
-        assert (result.returncode, result.stdout, result.stderr) == (0, "scaling vit\n", "")
-        assert read_outputs(out) == {
-            "accuracy": "1.0",
-            "model": "vit",
-            "return": '{"model":"vit","accuracy":1.0}',
-        }
+        assert (result.returncode, result.stderr) == (0, "scaling vit\n")
+        assert result.stdout == '{"model":"vit","accuracy":1.0}'
+        assert read_outputs(out) == {"accuracy": "1.0", "model": "vit"}
 
     def test_module_of_payload_not_importable_here(self, tmp_path: Path) -> None:
         """The subprocess really cannot import this test module (the payload is by value)."""

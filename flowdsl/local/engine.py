@@ -1590,6 +1590,8 @@ class _Loop:
         for key, value in _aggregate_scope("", self.group.children).items():
             if key.startswith(f".{prefix}"):
                 self.group.outputs[key[len(prefix) + 1 :]] = value
+            elif key == ".outputs.result":
+                self.group.result = value
         self.engine.finish(self.group, phase, message)
 
 

@@ -130,7 +130,8 @@ class NodeRecord:
         inputs: input parameter values, after substitution.
         outputs: output parameter values (text); for a loop (``TaskGroup``), each output of
             its items as the JSON list Argo aggregates (``tasks.X.outputs.parameters.P``).
-        result: ``outputs.result`` (stdout, trimmed as Argo does) for leaf nodes.
+        result: ``outputs.result`` (stdout, trimmed as Argo does) for leaf nodes; for a loop,
+            its items' results as the JSON list Argo aggregates (``tasks.X.outputs.result``).
         exit_code: the last attempt's exit code (leaf nodes).
         attempts: every attempt of a leaf node, first to last.
         started_at: when the node started, if it did.

@@ -4,9 +4,11 @@ Every template flowdsl emits runs this command. It finds the task's function, by
 (``--function module:qualname``, for images that contain the project) or by value
 (``--payload PATH``, the script file Argo writes from a script template's ``source``, see
 :mod:`flowdsl.payload`); decodes each ``--input name=text`` with the codec of the
-parameter's type hint (:func:`flowdsl.types.codec_for`); calls the function; and writes
-each output parameter (:func:`flowdsl.types.output_values`) to a file of the
-``--outputs`` directory, where Argo's ``valueFrom.path`` reads it.
+parameter's type hint (:func:`flowdsl.types.codec_for`); calls the function; writes the
+encoded return value to stdout, which Argo keeps as the step's ``outputs.result``; and
+writes each field output of a structured return (:func:`flowdsl.types.output_values`) and
+a returned artifact to a file of the ``--outputs`` directory, where Argo's
+``valueFrom.path`` reads it.
 
 Exit status:
 
@@ -19,8 +21,9 @@ Exit status:
   does not match the return hint. One line on stderr says which task, which parameter,
   what was expected and what was got.
 
-The runtime prints nothing on stdout: that is the task's log (and Argo's
-``outputs.result``). Every pod pays for its imports, so this package imports the standard
+Standard output carries the result and nothing else: whatever the task prints (and its
+child processes) goes to stderr, see NOTE: [The result is stdout] in ``_main.py``. Every
+pod pays for its imports, so this package imports the standard
 library, :mod:`flowdsl.errors` and :mod:`flowdsl.types` only (and :mod:`flowdsl.payload`,
 with cloudpickle, for payloads); never Hera, pydantic, PyYAML or attrs.
 """

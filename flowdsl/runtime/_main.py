@@ -69,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         inputs = _split_inputs(parser, args.input)
     except SystemExit as exit_:  # --help, or a usage error argparse has already printed
         return exit_.code if isinstance(exit_.code, int) else 2
+    result: str | None = None
+    stdout = _StdoutForResult()
     try:
         if args.function is not None:
             fn, hints = _import_function(args.function)
@@ -76,15 +78,54 @@ def main(argv: Sequence[str] | None = None) -> int:
             fn, hints = _load_payload(args.payload)
         task = getattr(fn, "__qualname__", None) or repr(fn)
         call_args, call_kwargs = _decode_inputs(fn, hints, inputs, task)
-        result = _call(fn, call_args, call_kwargs)
-        outputs = _encode_outputs(hints, result, task, args.outputs)
+        value = _call(fn, call_args, call_kwargs)
+        outputs = _encode_outputs(hints, value, task, args.outputs)
+        result = outputs.pop("return", None)
         _write_outputs(args.outputs, outputs, task)
     except _UserCodeFailed:
         return 1
     except FlowDSLError as err:
         _error(str(err))
         return 2
+    finally:
+        stdout.restore()
+    if result is not None:
+        stdout.write_result(result)
     return 0
+
+
+class _StdoutForResult:
+    """Keep the process's standard output for the task's result alone.
+
+    NOTE: [The result is stdout]
+    A task's return value is Argo's ``outputs.result``: the executor keeps the main
+    container's standard output (one trailing newline trimmed) when a later task refers to
+    it, so the manifest declares no output parameter, file or ``valueFrom`` for it, and
+    callers write ``{{tasks.X.outputs.result}}``, as Hera does. For that to hold, nothing
+    else may reach file descriptor 1: while the user's module is imported and the function
+    runs, descriptor 1 is a duplicate of descriptor 2, so ``print``, logging to stdout, C
+    extensions and child processes all write to stderr (Argo's log view shows both
+    streams). Only then is the encoded return value written to the real stdout, without a
+    newline (Argo would trim one; a terminal gets one for readability).
+    """
+
+    def __init__(self) -> None:
+        sys.stdout.flush()
+        self._saved: int | None = os.dup(1)
+        os.dup2(2, 1)
+
+    def restore(self) -> None:
+        """Give descriptor 1 back (also when the task failed, for in-process callers)."""
+        if self._saved is None:
+            return
+        sys.stdout.flush()  # what the task printed belongs to stderr, where it was going
+        os.dup2(self._saved, 1)
+        os.close(self._saved)
+        self._saved = None
+
+    def write_result(self, text: str) -> None:
+        sys.stdout.write(text + "\n" if sys.stdout.isatty() else text)
+        sys.stdout.flush()
 
 
 # --------------------------------------------------------------------------- command line
@@ -120,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
         "--outputs",
         metavar="DIR",
         default="/tmp/flowdsl/outputs",
-        help="directory that receives one file per output parameter (default: %(default)s)",
+        help="directory that receives one file per field output and the returned artifact; "
+        "the return value itself is written to stdout (default: %(default)s)",
     )
     return parser
 
@@ -440,10 +482,11 @@ def _encode_outputs(
         for name, text in texts.items():
             size = len(text.encode("utf-8"))
             if size > MAX_PARAMETER_BYTES:
+                what = "the return value" if name == "return" else f"output '{name}'"
                 raise CodecError(
-                    f"output '{name}' is {size // 1024} KiB encoded, over the "
+                    f"{what} is {size // 1024} KiB encoded, over the "
                     f"{MAX_PARAMETER_BYTES // 1024} KiB flowdsl allows for an Argo parameter "
-                    "(parameters live in the workflow's status, limited to 1 MiB in all)",
+                    "or result (they live in the workflow's status, limited to 1 MiB in all)",
                     fix="return it as an artifact: annotate the return Artifact[T] (or bytes, "
                     "or a pathlib.Path to a file)",
                     task=task,
