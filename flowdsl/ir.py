@@ -412,7 +412,9 @@ class Call:
         stdout: it hands its return up as the output parameter ``return``. A returned
         artifact is an artifact either way.
         """
-        return isinstance(self.task, TaskDef) and (self.loop is None or self.loop.parallelism is None)
+        return isinstance(self.task, TaskDef) and (
+            self.loop is None or self.loop.parallelism is None
+        )
 
     def data_upstream(self) -> tuple[str, ...]:
         """Ids of the calls whose outputs this one reads (arguments, loop lists, condition)."""

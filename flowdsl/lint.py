@@ -82,6 +82,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flowdsl import errors
+from flowdsl._template_defaults import merge_template_defaults
 
 __all__ = ["MAX_OBJECT_BYTES", "LintProblem", "lint", "problems"]
 
@@ -543,6 +544,14 @@ class _Linter:
         self, kind: str, spec: Mapping[str, Any], base: str, extra_meta: Mapping[str, Any]
     ) -> None:
         templates = _list(spec.get("templates"))
+        defaults = spec.get("templateDefaults")
+        if isinstance(defaults, Mapping) and defaults:
+            # Check each template as the controller runs it: merged with the defaults
+            # (NOTE: [Template defaults] in flowdsl/_template_defaults.py).
+            templates = [
+                merge_template_defaults(defaults, t) if isinstance(t, Mapping) else t
+                for t in templates
+            ]
         self.collect_templates(templates, base)
         self.collect_globals(spec, extra_meta)
 

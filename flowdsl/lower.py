@@ -71,6 +71,7 @@ __all__ = [
     "OUTPUTS_DIR",
     "RUNTIME_COMMAND",
     "Kind",
+    "hoist_template_defaults",
     "lower",
     "to_dict",
 ]
@@ -126,11 +127,13 @@ def lower(
     dag = lowering.dag(graph, graph.name, nested=False)
     on_exit = lowering.exit_handler(graph) if graph.on_exit is not None else None
     workflow = lowering.workflow
+    templates = [dag, *lowering.emitted]
     spec = m.WorkflowSpec(
         entrypoint=graph.name,
         arguments=_workflow_arguments(graph, kind, arguments or {}),
         on_exit=on_exit,
-        templates=[dag, *lowering.emitted],
+        templates=templates,
+        template_defaults=hoist_template_defaults(templates),
         **workflow_fields(workflow, lowering.claims, graph.name),
     )
     labels = {**dict(workflow.labels or ()), FLOW_LABEL: graph.name}
@@ -146,6 +149,84 @@ def lower(
     return m.WorkflowTemplate(
         api_version=API_VERSION, kind="WorkflowTemplate", metadata=metadata, spec=spec
     )
+
+
+def hoist_template_defaults(templates: list[m.Template]) -> m.Template | None:
+    """Move what every leaf template of a kind shares into one ``spec.templateDefaults``.
+
+    For the container templates, and apart for the script templates (a ``container``
+    default never reaches a script template, see NOTE: [Template defaults] in
+    ``flowdsl/_template_defaults.py``), when there are at least two: ``command``,
+    ``imagePullPolicy`` and ``resources`` when all of them have the same value, and each
+    ``env`` or ``volumeMounts`` entry that all of them have, the same (an ``env`` value
+    that refers to another variable, ``$(NAME)``, stays, since the merge puts defaults
+    first). The templates lose those fields (they are changed in place); Argo merges them
+    back before it runs each template, so every pod gets exactly what it had. Only
+    container fields move: a template-level default (``activeDeadlineSeconds``,
+    ``retryStrategy``) would also reach the DAG templates.
+
+    The schema requires an ``image`` in a container (and a ``source`` in a script), so the
+    defaults carry the first template's; every template keeps its own, which wins.
+
+    Returns:
+        The ``templateDefaults``, or ``None`` when nothing is shared.
+    """
+    containers = [t.container for t in templates if t.container is not None]
+    scripts = [t.script for t in templates if t.script is not None]
+    container = _hoist(containers)
+    script = _hoist(scripts)
+    if container is None and script is None:
+        return None
+    return m.Template(
+        container=None
+        if container is None
+        else m.Container(image=containers[0].image, **container),
+        script=None
+        if script is None
+        else m.ScriptTemplate(image=scripts[0].image, source="", **script),
+    )
+
+
+_HOISTED_FIELDS = ("command", "image_pull_policy", "resources")
+_HOISTED_LISTS = (("env", "name"), ("volume_mounts", "mount_path"))
+
+
+def _hoist(bodies: list[Any]) -> dict[str, Any] | None:
+    """The fields all ``bodies`` (containers or scripts) share, removed from each of them."""
+    if len(bodies) < 2:
+        return None
+    first, others = bodies[0], bodies[1:]
+    shared: dict[str, Any] = {}
+    for field in _HOISTED_FIELDS:
+        value = getattr(first, field)
+        if value is not None and all(getattr(body, field) == value for body in others):
+            shared[field] = value
+    for field, key in _HOISTED_LISTS:
+        entries = [
+            entry
+            for entry in getattr(first, field) or []
+            if not (isinstance(getattr(entry, "value", None), str) and "$(" in entry.value)
+            and all(_only_entry(getattr(body, field), key, entry) for body in others)
+        ]
+        if entries:
+            shared[field] = entries
+    if not shared:
+        return None
+    for body in bodies:
+        for field in _HOISTED_FIELDS:
+            if field in shared:
+                setattr(body, field, None)
+        for field, _ in _HOISTED_LISTS:
+            if field in shared:
+                kept = [entry for entry in getattr(body, field) if entry not in shared[field]]
+                setattr(body, field, kept or None)
+    return shared
+
+
+def _only_entry(entries: list[Any] | None, key: str, entry: Any) -> bool:
+    """Whether ``entry`` is in ``entries``, and the only one there with its merge key."""
+    same_key = [e for e in entries or [] if getattr(e, key) == getattr(entry, key)]
+    return same_key == [entry]
 
 
 def to_dict(model: Manifest) -> dict[str, Any]:

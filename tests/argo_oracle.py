@@ -15,10 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from flowdsl._template_defaults import merge_template_defaults
 from flowdsl.lint import problems
 from flowdsl.schema import schema_errors
 
-__all__ = ["argo_problems", "assert_valid_argo"]
+__all__ = ["argo_problems", "assert_valid_argo", "templates_as_run"]
 
 
 def argo_problems(doc: Mapping[str, Any]) -> list[str]:
@@ -46,3 +47,12 @@ def assert_valid_argo(doc: Mapping[str, Any]) -> None:
             name = str(metadata.get("name") or metadata.get("generateName") or "?")
         listing = "\n  ".join(lines)
         raise AssertionError(f"{kind} {name!r} is not valid Argo ({len(lines)}):\n  {listing}")
+
+
+def templates_as_run(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The templates of ``doc`` by name, each merged with ``spec.templateDefaults`` as Argo's
+    controller merges them before running it: what each pod really gets."""
+    spec = doc["spec"]
+    spec = spec.get("workflowSpec", spec)  # a CronWorkflow
+    defaults = spec.get("templateDefaults") or {}
+    return {t["name"]: merge_template_defaults(defaults, t) for t in spec["templates"]}

@@ -11,6 +11,8 @@ import flowdsl
 from flowdsl import compile_dict, flow, task
 from flowdsl.context import RunContext, current
 
+from argo_oracle import templates_as_run
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 (tomli is a dependency there)
@@ -49,7 +51,11 @@ class TestRunContext:
             plain()
             where("y")
 
-        templates = {t["name"]: t for t in compile_dict(f)["spec"]["templates"]}
+        doc = compile_dict(f)
+        # The shared variables are written once, in spec.templateDefaults.
+        shared = {e["name"] for e in doc["spec"]["templateDefaults"]["script"]["env"]}
+        assert "FLOWDSL_POD" in shared
+        templates = templates_as_run(doc)
         env = {e["name"]: e["value"] for e in templates["where"]["script"]["env"]}
         assert env == {
             "FLOWDSL_WORKFLOW": "{{workflow.name}}",

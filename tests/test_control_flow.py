@@ -355,8 +355,7 @@ class TestConditions:
                 note("both")
 
         assert dag_tasks(compile_dict(f))["note"]["when"] == (
-            "({{tasks.square.outputs.result}} > 0 && "
-            "{{tasks.square-2.outputs.result}} < 10)"
+            "({{tasks.square.outputs.result}} > 0 && {{tasks.square-2.outputs.result}} < 10)"
         )
 
     @pytest.mark.parametrize(
@@ -499,6 +498,12 @@ class TestSubFlows:
 
 
 class TestFused:
+    def test_compiles_the_same_bytes_every_time(self) -> None:
+        """Tracing again makes no new output class, so the group's payload does not change."""
+        import fused as example
+
+        assert compile_dict(example.fused_prep) == compile_dict(example.fused_prep)
+
     def test_one_template_and_only_used_outputs(self, tmp_path: Path) -> None:
         """examples/fused.py: two steps in one pod; only the value used outside is an output."""
         import fused as example

@@ -14,7 +14,7 @@ import pytest
 from flowdsl import Param, compile, compile_dict, flow, task, to_json, to_yaml
 from flowdsl.errors import CompileError, ParameterError
 
-from argo_oracle import assert_valid_argo
+from argo_oracle import assert_valid_argo, templates_as_run
 
 
 @dataclass
@@ -63,7 +63,8 @@ def etl(
 
 
 def templates(doc: dict) -> dict[str, dict]:
-    return {t["name"]: t for t in doc["spec"]["templates"]}
+    """The templates as each pod gets them (merged with spec.templateDefaults)."""
+    return templates_as_run(doc)
 
 
 class TestWorkflowShape:
@@ -120,7 +121,8 @@ class TestWorkflowShape:
         t = templates(compile_dict(etl))["stats"]
         assert t["inputs"] == {"parameters": [{"name": "values"}]}
         assert t["outputs"]["parameters"] == [
-            {"name": n, "valueFrom": {"path": f"/tmp/flowdsl/outputs/{n}"}} for n in ("rows", "mean")
+            {"name": n, "valueFrom": {"path": f"/tmp/flowdsl/outputs/{n}"}}
+            for n in ("rows", "mean")
         ]
         assert t["script"]["args"][:2] == ["--outputs", "/tmp/flowdsl/outputs"]
         assert t["retryStrategy"] == {"limit": 2}

@@ -14,7 +14,7 @@ from flowdsl.config import parse_config
 from flowdsl.errors import CompileError, OptionError
 from flowdsl.options import Cache, ConfigMapKey, Resources, Secret, Toleration, Volume
 
-from argo_oracle import assert_valid_argo
+from argo_oracle import assert_valid_argo, templates_as_run
 
 PROJECT = parse_config(
     {
@@ -49,7 +49,8 @@ def train(x: int) -> int:
 
 
 def templates(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {t["name"]: t for t in doc["spec"]["templates"]}
+    """The templates as each pod gets them (merged with spec.templateDefaults)."""
+    return templates_as_run(doc)
 
 
 def body(template: dict[str, Any]) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from flowdsl import compile_dict
 from flowdsl._target import load_flow
 from flowdsl.lower import OUTPUTS_DIR
 
+from argo_oracle import templates_as_run
 from conftest import ROOT
 
 
@@ -62,7 +63,8 @@ def outputs_of(template: dict[str, Any], pod: Path) -> dict[str, str]:
 
 
 def templates(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {t["name"]: t for t in doc["spec"]["templates"]}
+    """The templates as each pod gets them (merged with spec.templateDefaults)."""
+    return templates_as_run(doc)
 
 
 class TestByValue:

@@ -731,6 +731,32 @@ def fused(name: str, **options: Any) -> Iterator[None]:
         yield
 
 
+#: The TypedDicts of fused groups' outputs, made once per module, name and fields.
+_OUTPUT_TYPES: dict[tuple[str, str, tuple[tuple[str, Any], ...]], Any] = {}
+
+
+def _outputs_type(module: str, name: str, annotations: dict[str, Any]) -> Any:
+    """The TypedDict a fused group returns, the same class object every time the flow is traced.
+
+    A class travels by value in the group's payload, and its pickled form carries an id
+    derived from its name and a serial that counts *other* classes of that name already
+    seen (flowdsl/payload.py): a new, equal class per trace would make every compile of the
+    same flow differ.
+    """
+    try:
+        key = (module, name, tuple(annotations.items()))
+        hash(key)
+    except TypeError:  # an annotation that cannot be hashed: a class of its own
+        key = None
+    if key is not None and key in _OUTPUT_TYPES:
+        return _OUTPUT_TYPES[key]
+    made: Any = te.TypedDict(name, annotations)  # type: ignore[misc]  # made at trace time
+    made.__module__ = module
+    if key is not None:
+        _OUTPUT_TYPES[key] = made
+    return made
+
+
 def _export_name(node: str, output: str) -> str:
     base = node.replace("-", "_")
     return base if output == "return" else f"{base}_{output.replace('-', '_')}"
@@ -820,10 +846,9 @@ def _collapse(
     for (node, output), name in exports.items():
         produced = {o.name: o.annotation for o in by_id[node].task.outputs}
         annotations[name] = produced[output]
-    outputs_type: Any = te.TypedDict(  # type: ignore[misc]  # a class made at trace time
-        f"{group.name.replace('-', '_')}_outputs", annotations
+    outputs_type = _outputs_type(
+        flow_obj.__wrapped__.__module__, f"{group.name.replace('-', '_')}_outputs", annotations
     )
-    outputs_type.__module__ = flow_obj.__wrapped__.__module__
     signature = inspect.Signature(
         [
             inspect.Parameter(label, inspect.Parameter.KEYWORD_ONLY, annotation=annotation)

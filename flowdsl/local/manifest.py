@@ -6,7 +6,8 @@ template and the field.
 
 Supported: Workflow, WorkflowTemplate, ClusterWorkflowTemplate (their ``spec``) and
 CronWorkflow (its ``spec.workflowSpec``); ``container``, ``script``, ``dag`` and ``steps``
-templates; ``spec.templateDefaults`` (merged into each template, the template winning).
+templates; ``spec.templateDefaults`` (merged into each template as Argo's controller does,
+see NOTE: [Template defaults] in ``flowdsl/_template_defaults.py``).
 
 Refused (there is no cluster to do them): an artifact with an explicit location (``s3``,
 ``gcs``, ``azure``, ``http``, ``git``, ... on an input, output or argument artifact),
@@ -43,6 +44,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from flowdsl._template_defaults import merge_template_defaults
 from flowdsl.errors import RunError
 from flowdsl.local.artifacts import LOCATIONS
 from flowdsl.local.expr import ExpressionError, task_depends
@@ -138,26 +140,6 @@ def leaf_templates(spec: Spec) -> Iterator[tuple[str, Mapping[str, Any], str]]:
         yield from visit(name, template)
 
 
-def _merge(defaults: Any, value: Any) -> Any:
-    if isinstance(defaults, dict) and isinstance(value, dict):
-        merged = dict(defaults)
-        for key, item in value.items():
-            merged[key] = _merge(defaults[key], item) if key in defaults else item
-        return merged
-    return value
-
-
-def _merge_defaults(defaults: Mapping[str, Any], template: Mapping[str, Any]) -> dict[str, Any]:
-    merged = _merge(copy.deepcopy(dict(defaults)), copy.deepcopy(dict(template)))
-    # templateDefaults carries e.g. a container image; it must not give a dag template a
-    # second type, so only the template's own type survives.
-    own = template_kind(template)
-    for kind in TEMPLATE_KINDS:
-        if kind != own:
-            merged.pop(kind, None)
-    return merged  # type: ignore[no-any-return]
-
-
 def read_spec(manifest: Mapping[str, Any]) -> Spec:
     """The runnable spec of a manifest, with the structural checks a run needs.
 
@@ -226,7 +208,9 @@ def read_spec(manifest: Mapping[str, Any]) -> Spec:
                 flow=flow_name,
             )
         templates[str(template_name)] = (
-            _merge_defaults(defaults, template) if defaults else copy.deepcopy(dict(template))
+            merge_template_defaults(defaults, template)
+            if defaults
+            else copy.deepcopy(dict(template))
         )
         _from_expressions(templates[str(template_name)])
 
