@@ -567,7 +567,7 @@ def _loop(
     mapped = call.loop.mapped
     if all(isinstance(value, Const) for _, value in mapped):
         encoded = {
-            name: [codecs.codec_for(_param_annotation(call, name)).encode(v) for v in value.value]
+            name: [_item(_param_annotation(call, name), v) for v in value.value]
             for name, value in mapped
             if isinstance(value, Const)
         }
@@ -584,6 +584,18 @@ def _loop(
         else _reference(value, graph, nested)
     )
     return None, source, [m.Parameter(name=name, value="{{item}}")]
+
+
+def _item(annotation: Any, value: Any) -> str | int:
+    """One ``withItems`` entry: the parameter's text, or a JSON integer for an ``int``.
+
+    Argo substitutes ``{{item}}`` with a number's text as written (``%v`` of its JSON
+    number), which is what the int codec writes; ``- 7`` is also shorter than ``- '7'``.
+    """
+    text = codecs.codec_for(annotation).encode(value)
+    if annotation is int and str(int(text)) == text:
+        return int(text)
+    return text
 
 
 def _loop_list_arguments(graph: FlowGraph, call: Call, nested: bool) -> list[m.Parameter]:

@@ -123,12 +123,31 @@ class TestMap:
         doc = compile_dict(squares)
         assert_valid_argo(doc)
         task_ = dag_tasks(doc)["square"]
-        assert task_["withItems"] == ["1", "2", "3"]
+        assert task_["withItems"] == [1, 2, 3]  # ints as JSON numbers, other types as text
         assert task_["arguments"]["parameters"] == [{"name": "x", "value": "{{item}}"}]
         assert dag_tasks(doc)["total"]["arguments"]["parameters"] == [
             {"name": "values", "value": "{{tasks.square.outputs.result}}"}
         ]
         assert run(squares, tmp_path).result == 14
+
+    def test_items_of_other_types_are_their_parameter_text(self, tmp_path: Path) -> None:
+        """Floats, strings and zipped lists keep the codec's text; ints in a zip are numbers."""
+
+        @task
+        def label(x: float, name: str, n: int) -> str:
+            return f"{name}:{x}:{n}"
+
+        @flow(image="img")
+        def labels() -> list[str]:
+            return label.map([0.5, 2.0], ["a", "007"], [1, -2])
+
+        doc = compile_dict(labels)
+        assert_valid_argo(doc)
+        assert dag_tasks(doc)["label"]["withItems"] == [
+            {"x": "0.5", "name": "a", "n": 1},
+            {"x": "2.0", "name": "007", "n": -2},
+        ]
+        assert run(labels, tmp_path).result == ["a:0.5:1", "007:2.0:-2"]
 
     def test_runtime_list_is_with_param_and_whole_arguments(self, tmp_path: Path) -> None:
         """A list-typed output becomes withParam; other arguments are passed whole."""
