@@ -1,13 +1,13 @@
 """The run context of a task: which workflow, task and attempt it is running in.
 
-Every pod flowdsl compiles gets these environment variables (Argo fills them in), and the
-local engine sets them too, so ``flowdsl.current()`` works the same on a cluster and on a
-laptop::
+Every pod flowdsl compiles gets these environment variables (Argo fills them in, from
+``spec.templateDefaults``), and local runs get them too, so ``flowdsl.current()`` works
+the same on a cluster and on a laptop::
 
     FLOWDSL_WORKFLOW       the workflow's name         {{workflow.name}}
     FLOWDSL_WORKFLOW_UID   its uid                     {{workflow.uid}}
     FLOWDSL_NAMESPACE      its namespace               {{workflow.namespace}}
-    FLOWDSL_TASK           the task's name (template)
+    FLOWDSL_TASK           the task's name (set by the runtime, from the task it runs)
     FLOWDSL_POD            the pod's name              {{pod.name}}
     FLOWDSL_ATTEMPT        0 for the first try, then 1, 2 ... ({{retries}}, tasks with retries)
     FLOWDSL_SCHEDULED_TIME the scheduled time, in runs started by a CronWorkflow

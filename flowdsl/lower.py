@@ -762,7 +762,7 @@ def _leaf_template(
         )
         args += ["--input", f"{param.name}={value}"]
     retried = options.retries is not None and options.retries.limit > 0
-    pod = container_fields(options, _context_env(task.name, retried=retried), workflow)
+    pod = container_fields(options, _context_env(retried=retried), workflow)
     container: m.Container | None = None
     script: m.ScriptTemplate | None = None
     if _by_value(graph, task):
@@ -772,7 +772,7 @@ def _leaf_template(
             image=options.image,
             command=list(RUNTIME_COMMAND),
             args=[*args, "--payload"],
-            source=dump(task.fn, dict(task.hints)),
+            source=dump(task.fn, dict(task.hints), task=task.name),
             **pod,
         )
     else:
@@ -796,13 +796,16 @@ def _leaf_template(
     )
 
 
-def _context_env(task: str, *, retried: bool) -> list[m.EnvVar]:
-    """The run context every pod gets (read by ``flowdsl.current()``; see flowdsl/context.py)."""
+def _context_env(*, retried: bool) -> list[m.EnvVar]:
+    """The run context every pod gets (read by ``flowdsl.current()``; see flowdsl/context.py).
+
+    The same in every template, so it is written once, in ``spec.templateDefaults``. The
+    task's name is not here: the runtime knows it from the task it loads.
+    """
     values = {
         "workflow": "{{workflow.name}}",
         "workflow_uid": "{{workflow.uid}}",
         "namespace": "{{workflow.namespace}}",
-        "task": task,
         "pod": "{{pod.name}}",
     }
     if retried:  # Argo defines {{retries}} only in templates with a retryStrategy

@@ -70,7 +70,7 @@ _DAMAGED_FIX = "compile the flow again and use the payload unchanged"
 _dump_lock = threading.Lock()
 
 
-def dump(fn: Callable[..., Any], hints: Mapping[str, Any]) -> str:
+def dump(fn: Callable[..., Any], hints: Mapping[str, Any], *, task: str | None = None) -> str:
     """Pickle a task function and its type hints, by value, into payload text.
 
     The function's own module (unless it is ``__main__``, which cloudpickle always pickles by
@@ -85,6 +85,8 @@ def dump(fn: Callable[..., Any], hints: Mapping[str, Any]) -> str:
     Args:
         fn: the plain task function (not its ``@task`` wrapper).
         hints: the function's resolved type hints (parameter names and ``"return"``).
+        task: the task's name, written in the header (the runtime gives it to
+            ``flowdsl.current().task``; see :func:`task_name`).
 
     Returns:
         The payload text: header lines, then the base64 of the pickle wrapped at 76 columns,
@@ -113,6 +115,7 @@ def dump(fn: Callable[..., Any], hints: Mapping[str, Any]) -> str:
     header = [
         MAGIC,
         f"# function: {_function_name(fn)}",
+        *([f"# task: {task}"] if task else []),
         f"# python: {_python_version()}",
         f"# cloudpickle: {cloudpickle.__version__}",
         f"# flowdsl: {_flowdsl_version}",
@@ -120,6 +123,17 @@ def dump(fn: Callable[..., Any], hints: Mapping[str, Any]) -> str:
     ]
     lines = header + [body[i : i + _WIDTH] for i in range(0, len(body), _WIDTH)]
     return "\n".join(lines) + "\n"
+
+
+def task_name(text: str) -> str | None:
+    """The task name in a payload's header (``# task: NAME``), if :func:`dump` wrote one."""
+    for line in text.splitlines()[1:]:
+        if not line.startswith("#"):
+            break
+        key, sep, value = line[1:].partition(":")
+        if sep and key.strip() == "task":
+            return value.strip() or None
+    return None
 
 
 def load(text: str) -> tuple[Callable[..., Any], dict[str, Any]]:

@@ -44,7 +44,8 @@ def context_flow() -> dict[str, str]:
 
 class TestRunContext:
     def test_every_pod_gets_the_context(self) -> None:
-        """Argo fills the variables; {{retries}} only where the template has a retryStrategy."""
+        """Argo fills the variables; {{retries}} only where the template has a retryStrategy.
+        FLOWDSL_TASK is set by the runtime (test_runtime), so the manifest does not repeat it."""
 
         @flow(image="img")
         def f() -> None:
@@ -61,7 +62,6 @@ class TestRunContext:
             "FLOWDSL_WORKFLOW": "{{workflow.name}}",
             "FLOWDSL_WORKFLOW_UID": "{{workflow.uid}}",
             "FLOWDSL_NAMESPACE": "{{workflow.namespace}}",
-            "FLOWDSL_TASK": "where",
             "FLOWDSL_POD": "{{pod.name}}",
             "FLOWDSL_ATTEMPT": "{{retries}}",
         }

@@ -20,7 +20,7 @@ import pytest
 
 from flowdsl._version import __version__ as FLOWDSL_VERSION
 from flowdsl.errors import PayloadError
-from flowdsl.payload import MAGIC, dump, load
+from flowdsl.payload import MAGIC, dump, load, task_name
 
 PYTHON_VERSION = "{}.{}.{}".format(*sys.version_info[:3])
 PYTHON_MM = "{}.{}".format(*sys.version_info[:2])
@@ -203,6 +203,15 @@ class TestText:
         ]
         assert lines[5].startswith("# crc32: ")
         assert MAGIC == "# flowdsl task payload v1"
+
+    def test_task_name_line(self) -> None:
+        """dump(task=...) adds a `# task:` line that task_name reads; load is unchanged."""
+        text = dump(double, {"x": int, "return": int}, task="double-it")
+        assert text.splitlines()[2] == "# task: double-it"
+        assert task_name(text) == "double-it"
+        assert task_name(dump(double, {"x": int, "return": int})) is None
+        fn, _ = load(text)
+        assert fn(2) == 4
 
     def test_body_is_wrapped_base64(self) -> None:
         """The body is base64 in lines of 76 columns (the last may be shorter)."""

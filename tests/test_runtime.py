@@ -342,6 +342,32 @@ class TestFunctionLookup:
         assert result.returncode == 0, result.stderr
         assert (result.stdout, out.exists()) == ("2", False)
 
+    def test_task_name_reaches_current(self, project: Path) -> None:
+        """The runtime sets FLOWDSL_TASK from the @task it loads; a variable already set wins."""
+        (project / "named_mod.py").write_text(
+            "import os\n"
+            "from flowdsl import task\n"
+            "@task(name='fetch-rows')\n"
+            "def fetch() -> str:\n"
+            "    return os.environ.get('FLOWDSL_TASK', '')\n"
+            "def plain() -> str:\n"
+            "    return os.environ.get('FLOWDSL_TASK', '')\n"
+        )
+        named = runtime("--function", "named_mod:fetch", cwd=project, pythonpath=project)
+        assert (named.returncode, named.stdout) == (0, "fetch-rows"), named.stderr
+        plain = runtime("--function", "named_mod:plain", cwd=project, pythonpath=project)
+        assert (plain.returncode, plain.stdout) == (0, ""), plain.stderr
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+        given = subprocess.run(
+            [sys.executable, "-m", "flowdsl.runtime", "--function", "named_mod:fetch"],
+            cwd=project,
+            env={**env, "PYTHONPATH": str(project), "FLOWDSL_TASK": "from-the-pod"},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert given.stdout == "from-the-pod"
+
     def test_user_decorator_is_kept(self, project: Path, tmp_path: Path) -> None:
         """A user's functools.wraps decorator is not unwrapped: it still runs."""
         out = tmp_path / "out"
@@ -571,6 +597,10 @@ def scale(m: Metrics, k: float) -> Metrics:
     return Metrics(m.model, m.accuracy * k)
 
 
+def which_task() -> str:
+    return os.environ.get("FLOWDSL_TASK", "")
+
+
 class Metrics(typing.NamedTuple):
     model: str
     accuracy: float
@@ -600,6 +630,21 @@ class TestPayload:
         assert (result.returncode, result.stderr) == (0, "scaling vit\n")
         assert result.stdout == '{"model":"vit","accuracy":1.0}'
         assert read_outputs(out) == {"accuracy": "1.0", "model": "vit"}
+
+    def test_task_name_from_the_header(self, tmp_path: Path) -> None:
+        """A payload's `# task:` line becomes FLOWDSL_TASK (flowdsl.current().task)."""
+        path = tmp_path / "script"
+        path.write_text(dump(which_task, typing.get_type_hints(which_task), task="which-task"))
+        env = {k: v for k, v in os.environ.items() if k != "FLOWDSL_TASK"}
+        result = subprocess.run(
+            [sys.executable, "-m", "flowdsl.runtime", "--payload", str(path)],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert (result.returncode, result.stdout) == (0, "which-task"), result.stderr
 
     def test_module_of_payload_not_importable_here(self, tmp_path: Path) -> None:
         """The subprocess really cannot import this test module (the payload is by value)."""

@@ -73,9 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     stdout = _StdoutForResult()
     try:
         if args.function is not None:
-            fn, hints = _import_function(args.function)
+            fn, hints, name = _import_function(args.function)
         else:
-            fn, hints = _load_payload(args.payload)
+            fn, hints, name = _load_payload(args.payload)
+        if name is not None:  # for flowdsl.current().task; a variable the pod sets wins
+            os.environ.setdefault("FLOWDSL_TASK", name)
         task = getattr(fn, "__qualname__", None) or repr(fn)
         call_args, call_kwargs = _decode_inputs(fn, hints, inputs, task)
         value = _call(fn, call_args, call_kwargs)
@@ -187,8 +189,12 @@ def _error(message: str) -> None:
 # --------------------------------------------------------------------------- the function
 
 
-def _import_function(spec: str) -> tuple[Callable[..., Any], dict[str, Any]]:
-    """Import ``module:qualname``, unwrap a flowdsl task, resolve its type hints."""
+def _import_function(spec: str) -> tuple[Callable[..., Any], dict[str, Any], str | None]:
+    """Import ``module:qualname``, unwrap a flowdsl task, resolve its type hints.
+
+    Returns:
+        The function, its hints, and the flowdsl task's name (None for a plain function).
+    """
     import importlib
 
     module_name, sep, qualname = spec.partition(":")
@@ -221,6 +227,7 @@ def _import_function(spec: str) -> tuple[Callable[..., Any], dict[str, Any]]:
                 fix="a task must be a module-level function of the image's code; compile "
                 "the workflow again against this image, or with code='value'",
             ) from None
+    name = getattr(obj, "name", None) if _is_flowdsl(obj) else None
     fn = _unwrap(obj)
     if not callable(fn):
         raise TargetError(
@@ -237,7 +244,7 @@ def _import_function(spec: str) -> tuple[Callable[..., Any], dict[str, Any]]:
             fix="import every name used in the annotations at module level",
             task=getattr(fn, "__qualname__", qualname),
         ) from None
-    return fn, hints
+    return fn, hints, name if isinstance(name, str) else None
 
 
 def _unwrap(obj: Any) -> Any:
@@ -246,13 +253,17 @@ def _unwrap(obj: Any) -> Any:
     Only flowdsl's own wrappers are unwrapped: a user decorator that sets ``__wrapped__``
     (``functools.wraps``) must keep its behaviour.
     """
-    while type(obj).__module__.partition(".")[0] == "flowdsl" and hasattr(obj, "__wrapped__"):
+    while _is_flowdsl(obj) and hasattr(obj, "__wrapped__"):
         obj = obj.__wrapped__
     return obj
 
 
-def _load_payload(path: str) -> tuple[Callable[..., Any], dict[str, Any]]:
-    from flowdsl.payload import load
+def _is_flowdsl(obj: Any) -> bool:
+    return type(obj).__module__.partition(".")[0] == "flowdsl"
+
+
+def _load_payload(path: str) -> tuple[Callable[..., Any], dict[str, Any], str | None]:
+    from flowdsl.payload import load, task_name
 
     try:
         with open(path, encoding="utf-8") as file:
@@ -262,7 +273,8 @@ def _load_payload(path: str) -> tuple[Callable[..., Any], dict[str, Any]]:
             f"the payload file cannot be read ({type(err).__name__}: {err})",
             fix="--payload must be the last flag, so that Argo appends the script's path",
         ) from None
-    return load(text)
+    fn, hints = load(text)
+    return fn, hints, task_name(text)
 
 
 # --------------------------------------------------------------------------- inputs
