@@ -760,7 +760,7 @@ def _leaf_template(
             if param.name in files
             else f"{{{{inputs.parameters.{param.name}}}}}"
         )
-        args += ["--input", f"{param.name}={value}"]
+        args.append(f"{param.name}={value}")  # the runtime reads NAME=VALUE arguments
     retried = options.retries is not None and options.retries.limit > 0
     pod = container_fields(options, _context_env(retried=retried), workflow)
     container: m.Container | None = None

@@ -185,9 +185,7 @@ class TestCode:
         t = templates(compile_dict(f))["publish"]
         assert t["container"]["args"][:2] == ["--function", "test_lower:publish"]
         assert t["container"]["args"][2:] == [
-            "--input",
             "mean={{inputs.parameters.mean}}",
-            "--input",
             "dry_run={{inputs.parameters.dry_run}}",
         ]
 

@@ -565,13 +565,10 @@ class TestCommandLine:
             ),
             (
                 ["--function", "a:b", "--input", "novalue"],
-                "--input expects NAME=VALUE, got 'novalue'",
+                "an input must be NAME=VALUE, got 'novalue'",
             ),
-            (["--function", "a:b", "--input", "=1"], "--input expects NAME=VALUE, got '=1'"),
-            (
-                ["--function", "a:b", "--input", "x=1", "--input", "x=2"],
-                "--input x=... is given twice",
-            ),
+            (["--function", "a:b", "=1"], "an input must be NAME=VALUE, got '=1'"),
+            (["--function", "a:b", "x=1", "--input", "x=2"], "input 'x' is given twice"),
             (["--function", "a:b", "--payload"], "argument --payload: expected one argument"),
         ],
     )

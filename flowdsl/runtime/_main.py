@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if (args.function is None) == (args.payload is None):
             parser.error("give exactly one of --function and --payload")
-        inputs = _split_inputs(parser, args.input)
+        inputs = _split_inputs(parser, [*args.inputs, *args.input])
     except SystemExit as exit_:  # --help, or a usage error argparse has already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     result: str | None = None
@@ -153,11 +153,18 @@ def _parser() -> argparse.ArgumentParser:
         help="load the task function from a by-value payload file (a script template's source)",
     )
     parser.add_argument(
+        "inputs",
+        metavar="NAME=VALUE",
+        nargs="*",
+        help="an argument as its Argo parameter text (VALUE may be empty); compiled "
+        "templates pass them this way",
+    )
+    parser.add_argument(
         "--input",
         metavar="NAME=VALUE",
         action="append",
         default=[],
-        help="an argument as its Argo parameter text (repeatable; VALUE may be empty)",
+        help="the same, as an option (repeatable)",
     )
     parser.add_argument(
         "--outputs",
@@ -174,9 +181,9 @@ def _split_inputs(parser: argparse.ArgumentParser, raw: Sequence[str]) -> dict[s
     for item in raw:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            parser.error(f"--input expects NAME=VALUE, got {item!r}")
+            parser.error(f"an input must be NAME=VALUE, got {item!r}")
         if name in inputs:
-            parser.error(f"--input {name}=... is given twice")
+            parser.error(f"input {name!r} is given twice")
         inputs[name] = value
     return inputs
 
