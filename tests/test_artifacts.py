@@ -173,7 +173,7 @@ class TestRuntime:
         assert not produced.exists()
 
     def test_oversized_parameter_says_use_an_artifact(self, tmp_path: Path) -> None:
-        """A parameter output over 256 KiB fails the task with the fix."""
+        """A value over 127 KiB fails the task that returns it, with the fix."""
         module = tmp_path / "big.py"
         module.write_text("def big() -> str:\n    return 'x' * (300 * 1024)\n")
         result = subprocess.run(
@@ -194,8 +194,9 @@ class TestRuntime:
         )
         assert result.returncode == 2
         assert (
-            "the return value is 300 KiB encoded, over the 256 KiB flowdsl allows for an "
-            "Argo parameter or result" in result.stderr
+            "the return value is 300 KiB encoded, over the 127 KiB a value can be (it "
+            "reaches the next task as one command-line argument, which Linux limits to "
+            "128 KiB" in result.stderr
         )
         assert "annotate the return Artifact[T]" in result.stderr
 

@@ -130,6 +130,28 @@ class TestMap:
         ]
         assert run(squares, tmp_path).result == 14
 
+    def test_fan_in_too_long_for_one_argument_errors_as_in_a_pod(self, tmp_path: Path) -> None:
+        """Each item is small, but the list is one value, passed as one argument: over
+        Linux's 128 KiB it cannot start, locally as in a pod, and the message says why."""
+
+        @task
+        def pad(i: int) -> str:
+            return str(i) * 1000
+
+        @task
+        def count(items: list[str]) -> int:
+            return len(items)
+
+        @flow(image="img")
+        def wide() -> int:
+            return count(pad.map(list(range(140))))
+
+        result = flowdsl.run(wide, progress="off", run_dir=tmp_path / "run")
+        assert result.status == "Error"
+        message = next(n.message for n in result.local.nodes if n.display_name == "count")
+        assert "Argument list too long (the argument 'items' is 303 KiB;" in message
+        assert "Linux refuses one argument over 128 KiB, in a pod too" in message
+
     def test_items_of_other_types_are_their_parameter_text(self, tmp_path: Path) -> None:
         """Floats, strings and zipped lists keep the codec's text; ints in a zip are numbers."""
 

@@ -151,6 +151,15 @@ class TestAccepts:
         assert not server.accepts(argv, {"PYTHONHASHSEED": "2"})
         assert not server.accepts(argv, {"PYTHONHASHSEED": "1", "PYTHONOPTIMIZE": "1"})
 
+    def test_strings_exec_would_refuse_are_left_to_exec(self) -> None:
+        """An argument or variable of 128 KiB or more goes to a real exec (which fails, as
+        it does in a pod), not through a fork that would hide the limit."""
+        server = ForkServer(environ={})
+        argv = [sys.executable, "-m", "flowdsl.runtime", "--function", "m:f"]
+        assert server.accepts([*argv, "x=" + "a" * 1000], {})
+        assert not server.accepts([*argv, "x=" + "a" * (128 * 1024)], {})
+        assert not server.accepts(argv, {"BIG": "a" * (128 * 1024)})
+
     def test_closed_server_accepts_nothing(self) -> None:
         """After close(), attempts run as ordinary processes."""
         server = ForkServer()

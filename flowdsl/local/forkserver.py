@@ -70,6 +70,15 @@ def enabled(environ: Mapping[str, str] | None = None) -> bool:
     )
 
 
+#: Linux's limit on one argument or environment string given to exec (MAX_ARG_STRLEN, 32
+#: pages of 4 KiB), terminating NUL included.
+MAX_EXEC_STRING = 128 * 1024
+
+
+def _fits_exec(text: str) -> bool:
+    return len(text.encode("utf-8", "surrogateescape")) < MAX_EXEC_STRING
+
+
 def _startup_variables(env: Mapping[str, str]) -> dict[str, str]:
     # Variables read when the interpreter starts; a forked child cannot honour other values.
     return {k: v for k, v in env.items() if k.startswith("PYTHON") and k != "PYTHONPATH"}
@@ -140,7 +149,12 @@ class ForkServer:
         self._reader: threading.Thread | None = None
 
     def accepts(self, argv: Sequence[str], env: Mapping[str, str]) -> bool:
-        """Whether ``argv`` with ``env`` can run through the server, as it would alone."""
+        """Whether ``argv`` with ``env`` can run through the server, as it would alone.
+
+        An argument or variable that ``exec`` would refuse (over Linux's 128 KiB for one
+        string, as in a pod) is left to a real ``exec``, so that it fails here as it
+        fails on a cluster instead of passing through a fork that never execs.
+        """
         return (
             self._failed is None
             and not self._closed
@@ -148,6 +162,8 @@ class ForkServer:
             and argv[0] == sys.executable
             and tuple(argv[1:3]) == _RUNTIME
             and _startup_variables(env) == self._startup
+            and all(_fits_exec(arg) for arg in argv)
+            and all(_fits_exec(f"{name}={value}") for name, value in env.items())
         )
 
     def spawn(

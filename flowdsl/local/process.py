@@ -45,6 +45,7 @@ Other local stand-ins for a pod:
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import signal
@@ -298,6 +299,17 @@ def prepare(
     )
 
 
+def _too_long(argv: Sequence[str]) -> str:
+    """What a pod would also refuse: the longest argument, and what to do about it."""
+    longest = max(argv, key=len)
+    name = longest.partition("=")[0] if "=" in longest[:100] else "an argument"
+    return (
+        f" (the argument {name!r} is {len(longest.encode()) // 1024} KiB; Linux refuses one "
+        "argument over 128 KiB, in a pod too: pass a value that large as an artifact "
+        "(bytes, pathlib.Path or Artifact[T]), and reduce a big fan-in in stages)"
+    )
+
+
 def _read_result(path: Path) -> str:
     with path.open("rb") as handle:
         handle.seek(0, os.SEEK_END)
@@ -397,6 +409,8 @@ class ProcessHandle:
                     self._proc = proc
             except OSError as exc:
                 outcome.spawn_error = f"cannot start {launch.argv[0]!r}: {exc.strerror or exc}"
+                if exc.errno == errno.E2BIG:
+                    outcome.spawn_error += _too_long(launch.argv)
                 outcome.finished_at = _now()
                 return outcome
             timed_out = False

@@ -480,9 +480,12 @@ def _read_artifact(kind: Any, path: str, task: str, parameter: str) -> Any:
         ) from None
 
 
-#: Largest output parameter written. Argo keeps parameters in the workflow's status (an etcd
-#: object of at most 1 MiB with every node's outputs), so a big value belongs in an artifact.
-MAX_PARAMETER_BYTES = 256 * 1024
+#: Largest value (result or output parameter) a task hands on. A value reaches the next task
+#: as one command-line argument, ``name=value``, and Linux refuses one argument of 128 KiB or
+#: more (MAX_ARG_STRLEN; Argo cannot start such a pod: "argument list too long"); 1 KiB is
+#: left for the name. Argo also keeps every value in the workflow's status, one etcd object
+#: of at most 1 MiB. A bigger value belongs in an artifact.
+MAX_PARAMETER_BYTES = 127 * 1024
 
 
 def _encode_outputs(
@@ -504,8 +507,9 @@ def _encode_outputs(
                 what = "the return value" if name == "return" else f"output '{name}'"
                 raise CodecError(
                     f"{what} is {size // 1024} KiB encoded, over the "
-                    f"{MAX_PARAMETER_BYTES // 1024} KiB flowdsl allows for an Argo parameter "
-                    "or result (they live in the workflow's status, limited to 1 MiB in all)",
+                    f"{MAX_PARAMETER_BYTES // 1024} KiB a value can be (it reaches the next "
+                    "task as one command-line argument, which Linux limits to 128 KiB, and "
+                    "lives in the workflow's status, 1 MiB in all)",
                     fix="return it as an artifact: annotate the return Artifact[T] (or bytes, "
                     "or a pathlib.Path to a file)",
                     task=task,
