@@ -24,6 +24,7 @@ Output is deterministic: the same flow gives the same manifest, byte for byte.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import sys
 import sysconfig
@@ -387,8 +388,7 @@ class _Lowering:
         loop = call.loop
         template = self.template_for(graph, call)
         arguments = _arguments(graph, call, nested)
-        with_items: list[Any] | None = None
-        with_param: str | None = None
+        loop_fields: dict[str, Any] = {}
         if loop is not None and loop.parallelism is not None:
             # Argo limits a loop's parallelism on the template that contains it: wrap the
             # loop in a DAG of its own, which receives the call's arguments as inputs.
@@ -396,7 +396,7 @@ class _Lowering:
             arguments = [m.Parameter(name=p.name, value=p.value) for p in arguments]
             arguments += _loop_list_arguments(graph, call, nested)
         elif loop is not None:
-            with_items, with_param, item_args = _loop(graph, call, nested)
+            loop_fields, item_args = _loop(graph, call, nested)
             arguments += item_args
         artifacts = _artifact_arguments(call)
         return m.DAGTask(
@@ -407,8 +407,7 @@ class _Lowering:
             else None,
             depends=_depends(graph, call),
             when=_condition(graph, call.condition, nested) if call.condition is not None else None,
-            with_items=with_items,
-            with_param=with_param,
+            **loop_fields,
         )
 
     def template_for(self, graph: FlowGraph, call: Call) -> str:
@@ -479,7 +478,7 @@ class _Lowering:
         inner_args = [
             m.Parameter(name=p.name, value=f"{{{{inputs.parameters.{p.name}}}}}") for p in arguments
         ]
-        with_items, with_param, item_args = _loop(graph, call, nested=True, lists_from_inputs=True)
+        loop_fields, item_args = _loop(graph, call, nested=True, lists_from_inputs=True)
         inputs = [m.Parameter(name=p.name) for p in arguments]
         inputs += [m.Parameter(name=p.name) for p in _loop_list_arguments(graph, call, nested=True)]
         outputs = [
@@ -504,8 +503,7 @@ class _Lowering:
                             name=call.id,
                             template=template,
                             arguments=m.Arguments(parameters=inner_args + item_args),
-                            with_items=with_items,
-                            with_param=with_param,
+                            **loop_fields,
                         )
                     ]
                 ),
@@ -561,8 +559,11 @@ def _arguments(graph: FlowGraph, call: Call, nested: bool) -> list[m.Parameter]:
 
 def _loop(
     graph: FlowGraph, call: Call, nested: bool, *, lists_from_inputs: bool = False
-) -> tuple[list[Any] | None, str | None, list[m.Parameter]]:
-    """``withItems`` or ``withParam``, and the arguments that read the item."""
+) -> tuple[dict[str, Any], list[m.Parameter]]:
+    """The loop field of the call's DAG task, and the arguments that read the item.
+
+    The field is ``withItems`` or ``withSequence`` (constant lists) or ``withParam``.
+    """
     assert call.loop is not None
     mapped = call.loop.mapped
     if all(isinstance(value, Const) for _, value in mapped):
@@ -573,17 +574,40 @@ def _loop(
         }
         count = len(next(iter(encoded.values())))
         if len(mapped) == 1:
-            ((name, texts),) = encoded.items()
-            return list(texts), None, [m.Parameter(name=name, value="{{item}}")]
-        items = [{name: texts[i] for name, texts in encoded.items()} for i in range(count)]
-        return items, None, [m.Parameter(name=n, value=f"{{{{item.{n}}}}}") for n in encoded]
+            ((name, items),) = encoded.items()
+            arguments = [m.Parameter(name=name, value="{{item}}")]
+            sequence = _sequence(items)
+            if sequence is not None:
+                return {"with_sequence": sequence}, arguments
+            return {"with_items": list(items)}, arguments
+        rows = [{name: texts[i] for name, texts in encoded.items()} for i in range(count)]
+        return {"with_items": rows}, [
+            m.Parameter(name=n, value=f"{{{{item.{n}}}}}") for n in encoded
+        ]
     ((name, value),) = mapped  # the tracer allows one runtime list (Argo loops over one list)
     source = (
         f"{{{{inputs.parameters.{name}}}}}"
         if lists_from_inputs
         else _reference(value, graph, nested)
     )
-    return None, source, [m.Parameter(name=name, value="{{item}}")]
+    return {"with_param": source}, [m.Parameter(name=name, value="{{item}}")]
+
+
+def _sequence(items: list[str | int]) -> m.Sequence | None:
+    """``withSequence`` for consecutive ints (``range(n)``, either way), else ``None``.
+
+    Argo expands it to the texts ``"%d"`` gives, which is what the int codec writes, so the
+    task receives the same values; the manifest holds two numbers instead of every item.
+    """
+    numbers = [item for item in items if type(item) is int]
+    if len(numbers) < 3 or len(numbers) != len(items):
+        return None
+    step = numbers[1] - numbers[0]
+    if step not in (1, -1) or any(b - a != step for a, b in itertools.pairwise(numbers)):
+        return None
+    return m.Sequence(
+        start=m.IntOrString(root=str(numbers[0])), end=m.IntOrString(root=str(numbers[-1]))
+    )
 
 
 def _item(annotation: Any, value: Any) -> str | int:

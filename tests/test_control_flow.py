@@ -118,17 +118,46 @@ class TestMap:
 
         @flow(image="img")
         def squares() -> int:
-            return total(square.map([1, 2, 3]))
+            return total(square.map([1, 3, 2]))
 
         doc = compile_dict(squares)
         assert_valid_argo(doc)
         task_ = dag_tasks(doc)["square"]
-        assert task_["withItems"] == [1, 2, 3]  # ints as JSON numbers, other types as text
+        assert task_["withItems"] == [1, 3, 2]  # ints as JSON numbers, other types as text
         assert task_["arguments"]["parameters"] == [{"name": "x", "value": "{{item}}"}]
         assert dag_tasks(doc)["total"]["arguments"]["parameters"] == [
             {"name": "values", "value": "{{tasks.square.outputs.result}}"}
         ]
         assert run(squares, tmp_path).result == 14
+
+    @pytest.mark.parametrize(
+        ("items", "sequence"),
+        [
+            (list(range(5)), {"start": "0", "end": "4"}),
+            ([2, 1, 0, -1], {"start": "2", "end": "-1"}),
+            ([0, 1], None),  # too short to be worth it
+            ([0, 2, 4], None),  # not consecutive
+        ],
+    )
+    def test_consecutive_ints_are_with_sequence(
+        self, tmp_path: Path, items: list[int], sequence: dict[str, str] | None
+    ) -> None:
+        """range(n) (either way) is a withSequence: two numbers instead of n items, and the
+        same values reach the task."""
+
+        @flow(image="img")
+        def squares() -> list[int]:
+            return square.map(items)
+
+        doc = compile_dict(squares)
+        assert_valid_argo(doc)
+        task_ = dag_tasks(doc)["square"]
+        if sequence is None:
+            assert task_["withItems"] == items
+        else:
+            assert task_["withSequence"] == sequence
+            assert "withItems" not in task_
+        assert run(squares, tmp_path).result == [i * i for i in items]
 
     def test_fan_in_too_long_for_one_argument_errors_as_in_a_pod(self, tmp_path: Path) -> None:
         """Each item is small, but the list is one value, passed as one argument: over
