@@ -10,8 +10,16 @@ neither manifest embeds source: flowdsl ``code="import"``, Hera ``constructor="r
   N = 100, 1,000, 5,000, 20,000;
 - ``distinct``: the same shape over N distinct task definitions (N templates);
   N = 100, 1,000, 5,000;
-- ``map``: a 1,000-way ``map`` and a task that takes the list of results (in Hera
-  ``with_items`` and ``{{tasks.square.outputs.result}}``).
+- ``map``: a 1,000-way ``map`` over ``range(N)`` and a task that takes the list of results
+  (in Hera ``with_items`` and ``{{tasks.square.outputs.result}}``); flowdsl writes the
+  consecutive ints as a ``withSequence``;
+- ``map-spread``: the same over every other int (``range(0, 2N, 2)``), so both write every
+  item (``withItems``).
+
+Sizes are also compared with ``hera-same``: Hera's manifest of the same workflow given the
+Argo settings flowdsl writes by default (pod GC, the workflow and step deadlines, resource
+requests, the pull policy, the flow label), so that the difference is the encoding, not the
+defaults. flowdsl's run-context variables count against flowdsl.
 
 Compile is what a user's ``flowdsl compile`` does: ``flowdsl.compile_dict(flow)`` (trace,
 lower to Hera's models, dump, lint, size guard) then ``flowdsl.to_yaml``. For Hera it is
@@ -106,13 +114,33 @@ def total(xs: list[int]) -> int:
 """
 
 
+#: Hera's @script given the settings flowdsl writes by default (see docs/options.md).
+HERA_SAME_SCRIPT = (
+    f'@script(constructor="runner", image={IMAGE!r}, image_pull_policy="IfNotPresent", '
+    'resources=Resources(cpu_request="500m", memory_request="512Mi"), '
+    "active_deadline_seconds=14400)"
+)
+HERA_SAME_SHARED = HERA_SHARED.replace(
+    "from hera.workflows import script", "from hera.workflows import Resources, script"
+).replace(f'@script(constructor="runner", image={IMAGE!r})', HERA_SAME_SCRIPT)
+#: The tools of the size comparison; hera-same is only measured for size.
+TOOLS = ("flowdsl", "hera", "hera-same")
+
+
+def module_prefix(tool: str) -> str:
+    return f"bench_{tool.replace('-', '_')}"
+
+
 def distinct_source(tool: str, count: int) -> str:
     """A module of ``count`` distinct tasks ``step_0`` ... and a ``done`` task."""
     if tool == "flowdsl":
         head, decorator = "from flowdsl import task\n", "@task"
-    else:
+    elif tool == "hera":
         head = "from hera.workflows import script\n"
         decorator = f'@script(constructor="runner", image={IMAGE!r})'
+    else:
+        head = "from hera.workflows import Resources, script\n"
+        decorator = HERA_SAME_SCRIPT
     parts = [head]
     for i in range(count):
         parts.append(f"\n{decorator}\ndef step_{i}(x: int) -> int:\n    return x + {i}\n")
@@ -123,9 +151,12 @@ def distinct_source(tool: str, count: int) -> str:
 def write_modules(directory: Path, distinct_sizes: list[int]) -> None:
     (directory / "bench_flowdsl_shared.py").write_text(FLOWDSL_SHARED)
     (directory / "bench_hera_shared.py").write_text(HERA_SHARED)
+    (directory / "bench_hera_same_shared.py").write_text(HERA_SAME_SHARED)
     for n in distinct_sizes:
-        for tool in ("flowdsl", "hera"):
-            (directory / f"bench_{tool}_distinct_{n}.py").write_text(distinct_source(tool, n))
+        for tool in TOOLS:
+            (directory / f"{module_prefix(tool)}_distinct_{n}.py").write_text(
+                distinct_source(tool, n)
+            )
 
 
 def define(module_name: str) -> tuple[ModuleType, float]:
@@ -163,12 +194,18 @@ def flowdsl_chain(tasks: list[Any], done: Any) -> Any:
     return chain
 
 
-def flowdsl_map(square: Any, total: Any, width: int) -> Any:
+def map_items(workload: str, width: int) -> list[int]:
+    """``range(N)``, or every other int for ``map-spread`` (not a sequence)."""
+    return list(range(width)) if workload == "map" else list(range(0, 2 * width, 2))
+
+
+def flowdsl_map(square: Any, total: Any, items: list[int]) -> Any:
     from flowdsl import flow
 
+    # No flow result: Hera's workflow declares no output either.
     @flow(name="fan", image=IMAGE, code="import")
-    def fan() -> int:
-        return total(square.map(x=list(range(width))))  # type: ignore[no-any-return]
+    def fan() -> None:
+        total(square.map(x=items))
 
     return fan
 
@@ -234,7 +271,20 @@ def _dns(fn: Any) -> str:
     return fn.__name__.replace("_", "-")  # type: ignore[no-any-return]
 
 
-def hera_chain(tasks: list[Any], done: Any) -> Any:
+def hera_settings(name: str, same: bool) -> dict[str, Any]:
+    """Workflow settings: none, or those flowdsl writes by default (for hera-same)."""
+    if not same:
+        return {}
+    from hera.workflows.models import PodGC
+
+    return {
+        "pod_gc": PodGC(strategy="OnPodCompletion"),
+        "active_deadline_seconds": 86400,
+        "labels": {"flowdsl/flow": name},
+    }
+
+
+def hera_chain(tasks: list[Any], done: Any, same: bool = False) -> Any:
     from hera.workflows import DAG, Parameter, Workflow
 
     with (
@@ -242,6 +292,7 @@ def hera_chain(tasks: list[Any], done: Any) -> Any:
             generate_name="chain-",
             entrypoint="chain",
             arguments=[Parameter(name="start", value="0")],
+            **hera_settings("chain", same),
         ) as workflow,
         DAG(name="chain"),
     ):
@@ -262,11 +313,14 @@ def hera_chain(tasks: list[Any], done: Any) -> Any:
     return workflow
 
 
-def hera_map(square: Any, total: Any, width: int) -> Any:
+def hera_map(square: Any, total: Any, items: list[int], same: bool = False) -> Any:
     from hera.workflows import DAG, Workflow
 
-    with Workflow(generate_name="fan-", entrypoint="fan") as workflow, DAG(name="fan"):
-        each = square(name="square", arguments={"x": "{{item}}"}, with_items=list(range(width)))
+    with (
+        Workflow(generate_name="fan-", entrypoint="fan", **hera_settings("fan", same)) as workflow,
+        DAG(name="fan"),
+    ):
+        each = square(name="square", arguments={"x": "{{item}}"}, with_items=items)
         each >> total(name="total", arguments={"xs": each.result})
     return workflow
 
@@ -282,21 +336,24 @@ def worker(tool: str, workload: str, n: int, repeat: int, modules: str) -> dict[
     result: dict[str, Any] = {}
     # The decorators' own modules load before timing `define` (a user pays that once).
     importlib.import_module("flowdsl.dsl" if tool == "flowdsl" else "hera.workflows")
+    prefix = module_prefix(tool)
     if workload == "distinct":
-        module, result["define"] = define(f"bench_{tool}_distinct_{n}")
+        module, result["define"] = define(f"{prefix}_distinct_{n}")
         tasks = [getattr(module, f"step_{i}") for i in range(n)]
         done = module.done
     else:
-        module = importlib.import_module(f"bench_{tool}_shared")
+        module = importlib.import_module(f"{prefix}_shared")
         tasks = [module.step] * n
         done = module.done
+    mapped = workload.startswith("map")
+    items = map_items(workload, n) if mapped else []
 
     if tool == "flowdsl":
         lift_size_guard()
 
         def build() -> Any:
-            if workload == "map":
-                return flowdsl_map(module.square, module.total, n)
+            if mapped:
+                return flowdsl_map(module.square, module.total, items)
             return flowdsl_chain(tasks, done)
 
         def compile_text() -> str:
@@ -306,11 +363,12 @@ def worker(tool: str, workload: str, n: int, repeat: int, modules: str) -> dict[
             flowdsl_chain([module.step if workload != "distinct" else tasks[0]] * 3, done)
         )
     else:
+        same = tool == "hera-same"
 
         def compile_text() -> str:
-            if workload == "map":
-                return hera_map(module.square, module.total, n).to_yaml()  # type: ignore[no-any-return]
-            return hera_chain(tasks, done).to_yaml()  # type: ignore[no-any-return]
+            if mapped:
+                return hera_map(module.square, module.total, items, same).to_yaml()  # type: ignore[no-any-return]
+            return hera_chain(tasks, done, same).to_yaml()  # type: ignore[no-any-return]
 
         hera_chain([tasks[0]] * 3, done).to_yaml()  # warm up, as for flowdsl
 
@@ -325,8 +383,8 @@ def worker(tool: str, workload: str, n: int, repeat: int, modules: str) -> dict[
     result["json_bytes"] = len(json.dumps(doc, separators=(",", ":")).encode())
     if tool == "flowdsl" and median(result["samples"]) < 10:  # one more compile, in stages
         result["stages"] = flowdsl_stages(
-            flowdsl_map(module.square, module.total, n)
-            if workload == "map"
+            flowdsl_map(module.square, module.total, items)
+            if mapped
             else flowdsl_chain(tasks, done)
         )
     return result
@@ -340,7 +398,12 @@ def worker(tool: str, workload: str, n: int, repeat: int, modules: str) -> dict[
 def plan(options: argparse.Namespace) -> list[tuple[str, int, int, bool]]:
     """(workload, N, repeats, run Hera) for this run."""
     if options.quick:
-        return [("chain", 100, 3, True), ("distinct", 100, 3, True), ("map", 100, 3, True)]
+        return [
+            ("chain", 100, 3, True),
+            ("distinct", 100, 3, True),
+            ("map", 100, 3, True),
+            ("map-spread", 100, 3, True),
+        ]
     return [
         ("chain", 100, 7, True),
         ("chain", 1_000, 5, True),
@@ -350,6 +413,7 @@ def plan(options: argparse.Namespace) -> list[tuple[str, int, int, bool]]:
         ("distinct", 1_000, 5, True),
         ("distinct", 5_000, 3, True),
         ("map", 1_000, 5, True),
+        ("map-spread", 1_000, 5, True),
     ]
 
 
@@ -363,9 +427,10 @@ def collect(options: argparse.Namespace) -> list[Row]:
         env = bench_env(root / "pycache")
         results: dict[tuple[str, str, int], dict[str, Any]] = {}
         for workload, n, repeat, with_hera in cases:
-            for tool in ("flowdsl", "hera") if with_hera else ("flowdsl",):
-                # Hera at N=20,000 takes minutes a sample (its DAG construction is quadratic)
-                runs = 1 if (tool == "hera" and n > 5_000) else repeat
+            for tool in TOOLS if with_hera else ("flowdsl",):
+                # Hera at N=20,000 takes minutes a sample (its DAG construction is quadratic);
+                # hera-same is compiled once, for its size.
+                runs = 1 if (tool != "flowdsl" and n > 5_000) or tool == "hera-same" else repeat
                 print(f"  compile: {tool} {workload} N={n:,} x{runs}", file=sys.stderr)
                 results[(tool, workload, n)] = run_worker(
                     SCRIPT, [tool, workload, str(n), str(runs), str(modules)], env
@@ -413,23 +478,28 @@ def rows(
                 },
             )
         )
-        size_hera = theirs["yaml_bytes"] if theirs else None
-        sizes.append(
-            Row(
-                "size",
-                f"{name} YAML",
-                "bytes",
-                mine["yaml_bytes"],
-                size_hera,
-                "<= Hera",
-                None if size_hera is None else mine["yaml_bytes"] <= size_hera,
-                "",
-                {
-                    "flowdsl_json": mine["json_bytes"],
-                    "hera_json": theirs["json_bytes"] if theirs else None,
-                },
+        same = results.get(("hera-same", workload, n))
+        for label, other, target in (
+            ("", theirs, ""),
+            (", Hera given the same Argo settings", same, "<= Hera"),
+        ):
+            size_other = other["yaml_bytes"] if other else None
+            sizes.append(
+                Row(
+                    "size",
+                    f"{name} YAML{label}",
+                    "bytes",
+                    mine["yaml_bytes"],
+                    size_other,
+                    target,
+                    None if size_other is None or not target else mine["yaml_bytes"] <= size_other,
+                    "",
+                    {
+                        "flowdsl_json": mine["json_bytes"],
+                        "hera_json": other["json_bytes"] if other else None,
+                    },
+                )
             )
-        )
         if "define" in mine:
             defines.append(
                 Row(

@@ -803,7 +803,7 @@ def _leaf_template(
         container = m.Container(
             image=options.image,
             command=list(RUNTIME_COMMAND),
-            args=["--function", f"{task.module}:{task.qualname}", *args],
+            args=[f"{task.module}:{task.qualname}", *args],  # what the runtime imports
             **pod,
         )
     return m.Template(

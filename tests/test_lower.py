@@ -183,8 +183,8 @@ class TestCode:
             publish(1.0, False)
 
         t = templates(compile_dict(f))["publish"]
-        assert t["container"]["args"][:2] == ["--function", "test_lower:publish"]
-        assert t["container"]["args"][2:] == [
+        assert t["container"]["args"][:1] == ["test_lower:publish"]
+        assert t["container"]["args"][1:] == [
             "mean={{inputs.parameters.mean}}",
             "dry_run={{inputs.parameters.dry_run}}",
         ]

@@ -135,7 +135,7 @@ class TestByImport:
             sys.path.remove(str(project))
             sys.modules.pop("shop", None)
         template = templates(doc)["total"]
-        assert template["container"]["args"][:2] == ["--function", "shop:total"]
+        assert template["container"]["args"][0] == "shop:total"
         pod = tmp_path / "pod"
         pod.mkdir()
         result = run_like_a_pod(

@@ -342,6 +342,11 @@ class TestFunctionLookup:
         assert result.returncode == 0, result.stderr
         assert (result.stdout, out.exists()) == ("2", False)
 
+    def test_function_as_the_first_argument(self, project: Path) -> None:
+        """Compiled templates name the function positionally: MODULE:QUALNAME NAME=VALUE ..."""
+        result = runtime(f"{MODULE}:pair", "x=4", cwd=project, pythonpath=project)
+        assert (result.returncode, result.stdout) == (0, '[4,"4"]'), result.stderr
+
     def test_task_name_reaches_current(self, project: Path) -> None:
         """The runtime sets FLOWDSL_TASK from the @task it loads; a variable already set wins."""
         (project / "named_mod.py").write_text(
@@ -558,11 +563,13 @@ class TestCommandLine:
     @pytest.mark.parametrize(
         ("args", "message"),
         [
-            ([], "give exactly one of --function and --payload"),
+            ([], "give exactly one of MODULE:QUALNAME (or --function) and --payload"),
             (
-                ["--function", "a:b", "--payload", "p"],
-                "give exactly one of --function and --payload",
+                ["a:b", "--payload", "p"],
+                "give exactly one of MODULE:QUALNAME (or --function) and --payload",
             ),
+            (["a:b", "c:d"], "one function only, got 'a:b', 'c:d'"),
+            (["--function", "a:b", "c:d"], "one function only, got 'c:d'"),
             (
                 ["--function", "a:b", "--input", "novalue"],
                 "an input must be NAME=VALUE, got 'novalue'",

@@ -64,9 +64,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
+        # Positionals are NAME=VALUE inputs, and MODULE:QUALNAME (no '=') the function.
+        named = [item for item in args.inputs if "=" not in item]
+        if named:
+            if len(named) > 1 or args.function is not None:
+                parser.error(f"one function only, got {', '.join(map(repr, named))}")
+            args.function = named[0]
         if (args.function is None) == (args.payload is None):
-            parser.error("give exactly one of --function and --payload")
-        inputs = _split_inputs(parser, [*args.inputs, *args.input])
+            parser.error("give exactly one of MODULE:QUALNAME (or --function) and --payload")
+        inputs = _split_inputs(parser, [i for i in args.inputs if "=" in i] + args.input)
     except SystemExit as exit_:  # --help, or a usage error argparse has already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     result: str | None = None
@@ -154,10 +160,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "inputs",
-        metavar="NAME=VALUE",
+        metavar="MODULE:QUALNAME | NAME=VALUE",
         nargs="*",
-        help="an argument as its Argo parameter text (VALUE may be empty); compiled "
-        "templates pass them this way",
+        help="the task function to import from the image (as --function), then each "
+        "argument as its Argo parameter text (VALUE may be empty)",
     )
     parser.add_argument(
         "--input",
