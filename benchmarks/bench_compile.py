@@ -484,6 +484,8 @@ def rows(
             (", Hera given the same Argo settings", same, "<= Hera"),
         ):
             size_other = other["yaml_bytes"] if other else None
+            if label and size_other is None:
+                continue  # Hera not run at this N
             sizes.append(
                 Row(
                     "size",

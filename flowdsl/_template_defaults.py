@@ -30,7 +30,6 @@ template onto the defaults, then ``Template.SetType`` with the template's own ty
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -84,7 +83,8 @@ def merge_template_defaults(
 ) -> dict[str, Any]:
     """``template`` as Argo runs it under ``spec.templateDefaults`` ``defaults``.
 
-    Neither argument is changed; the result shares nothing with them.
+    Neither argument is changed. The result is new wherever the two were merged and shares
+    everything else with them (a DAG's tasks are not copied): copy it before changing it.
     """
     own = template_type(template)
     merged = _merge_map(defaults, template, _TEMPLATE_KEYS)
@@ -97,10 +97,10 @@ def merge_template_defaults(
 def _merge_map(
     defaults: Mapping[str, Any], value: Mapping[str, Any], list_keys: Mapping[str, str]
 ) -> dict[str, Any]:
-    merged = copy.deepcopy(dict(defaults))
+    merged = dict(defaults)
     for key, item in value.items():
         if key not in merged:
-            merged[key] = copy.deepcopy(item)
+            merged[key] = item
             continue
         keys = _CONTAINER_KEYS if key in _CONTAINER_FIELDS else {}
         base = merged[key]
@@ -109,14 +109,14 @@ def _merge_map(
         elif isinstance(base, list) and isinstance(item, list) and key in list_keys:
             merged[key] = _merge_list(base, item, list_keys[key], keys)
         else:
-            merged[key] = copy.deepcopy(item)
+            merged[key] = item
     return merged
 
 
 def _merge_list(
     defaults: list[Any], value: list[Any], merge_key: str, item_keys: Mapping[str, str]
 ) -> list[Any]:
-    merged = list(defaults)  # already copied by the caller's deepcopy
+    merged = list(defaults)
     position = {
         item.get(merge_key): index
         for index, item in enumerate(merged)
@@ -125,7 +125,7 @@ def _merge_list(
     for item in value:
         index = position.get(item.get(merge_key)) if isinstance(item, Mapping) else None
         if index is None:
-            merged.append(copy.deepcopy(item))
+            merged.append(item)
         else:
             merged[index] = _merge_map(merged[index], item, item_keys)
     return merged

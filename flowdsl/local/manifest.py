@@ -207,10 +207,8 @@ def read_spec(manifest: Mapping[str, Any]) -> Spec:
                 fix="give every template a name",
                 flow=flow_name,
             )
-        templates[str(template_name)] = (
-            merge_template_defaults(defaults, template)
-            if defaults
-            else copy.deepcopy(dict(template))
+        templates[str(template_name)] = copy.deepcopy(
+            merge_template_defaults(defaults, template) if defaults else dict(template)
         )
         _from_expressions(templates[str(template_name)])
 
