@@ -24,7 +24,14 @@ from flowdsl.lower import Kind, lower, to_dict
 #: What ``config=`` accepts: a loaded configuration, a file, or None (find pyproject.toml).
 ConfigSource = ProjectConfig | str | Path | None
 
-__all__ = ["compile", "compile_dict", "compile_graph_dict", "layers", "project_config"]
+__all__ = [
+    "compile",
+    "compile_dict",
+    "compile_graph_dict",
+    "compile_scheduled",
+    "layers",
+    "project_config",
+]
 
 
 def _check_flow(target: object) -> Flow[Any, Any]:
@@ -109,6 +116,7 @@ def _lower(
     config: ConfigSource,
     image_fallback: str | None,
     graph: FlowGraph | None = None,
+    scheduled: bool = False,
 ) -> m.Workflow | m.WorkflowTemplate:
     project = project_config(flow, config)
     traced = graph if graph is not None else flow.trace()  # type: ignore[union-attr]
@@ -118,7 +126,31 @@ def _lower(
         arguments=params,
         image_fallback=image_fallback,
         layers=layers(project),
+        scheduled=scheduled,
     )
+
+
+def compile_scheduled(
+    flow: Flow[Any, Any], params: Mapping[str, Any] | None = None, *, config: ConfigSource = None
+) -> m.Workflow:
+    """The Workflow of a run that carries a scheduled time (a CronWorkflow's spec), linted.
+
+    Like :func:`compile`, with ``FLOWDSL_SCHEDULED_TIME`` in every pod (see
+    :func:`flowdsl.lower.lower`).
+    """
+    model = _lower(
+        _check_flow(flow),
+        kind="workflow",
+        params=params,
+        config=config,
+        image_fallback=None,
+        scheduled=True,
+    )
+    assert isinstance(model, m.Workflow)  # kind="workflow"
+    doc = to_dict(model)
+    check_size(doc, flow.name)
+    lint(doc)
+    return model
 
 
 def compile_dict(
@@ -159,8 +191,13 @@ def compile_graph_dict(
     image_fallback: str | None = None,
     flow: Flow[Any, Any] | None = None,
     config: ConfigSource = None,
+    scheduled: bool = False,
 ) -> dict[str, Any]:
-    """Lower and lint an already traced flow (the local engine supplies an image fallback)."""
+    """Lower and lint an already traced flow.
+
+    The local engine supplies an image fallback; ``scheduled``: every run carries a
+    scheduled time (see :func:`flowdsl.lower.lower`).
+    """
     doc = to_dict(
         _lower(
             flow,
@@ -169,6 +206,7 @@ def compile_graph_dict(
             config=config,
             image_fallback=image_fallback,
             graph=graph,
+            scheduled=scheduled,
         )
     )
     check_size(doc, graph.name)

@@ -120,13 +120,11 @@ def compile_cron(
             or a parameter has no default.
         TraceError, ParameterError: as for :func:`flowdsl.compile`.
     """
-    from flowdsl._compile import compile as compile_model
+    from flowdsl._compile import compile_scheduled
 
     schedule = _schedule_of(flow)
     check_flow(schedule, (), flow.name, flow.params, location=flow.location)
-    workflow = compile_model(flow, "workflow", params, config=config)
-    if not isinstance(workflow, m.Workflow):  # compile(kind="workflow") gives a Workflow
-        raise CompileError("expected a Workflow", fix="this is a flowdsl bug", flow=flow.name)
+    workflow = compile_scheduled(flow, params, config=config)
     scheduled = frozenset(p.name for p in flow.params if is_scheduled_time(p.annotation))
     cron = cron_of(workflow, schedule, given=dict(params or {}), scheduled=scheduled)
     lint(to_dict(cron))  # type: ignore[arg-type]

@@ -70,10 +70,12 @@ def load_manifest(
     kind: str = "workflow",
     *,
     image_fallback: str | None = None,
+    scheduled: bool = False,
 ) -> dict[str, Any]:
     """A manifest from a TARGET: a YAML/JSON manifest file, or a flow compiled on the spot.
 
-    ``image_fallback`` is the image of tasks that name none (for local runs, which ignore it).
+    ``image_fallback`` is the image of tasks that name none (for local runs, which ignore it);
+    ``scheduled``: the run will carry a scheduled time (``run --at``).
     """
     if target.endswith((".yaml", ".yml", ".json")):
         from flowdsl.local.commands import read_manifest_file
@@ -91,6 +93,7 @@ def load_manifest(
         params=parse_params(flow, params),
         image_fallback=image_fallback,
         flow=flow,
+        scheduled=scheduled,
     )
 
 

@@ -10,7 +10,8 @@ the same on a cluster and on a laptop::
     FLOWDSL_TASK           the task's name (set by the runtime, from the task it runs)
     FLOWDSL_POD            the pod's name              {{pod.name}}
     FLOWDSL_ATTEMPT        0 for the first try, then 1, 2 ... ({{retries}}, tasks with retries)
-    FLOWDSL_SCHEDULED_TIME the scheduled time, in runs started by a CronWorkflow
+    FLOWDSL_SCHEDULED_TIME the scheduled time     {{workflow.scheduledTime}} (CronWorkflow runs,
+                                                  backfills and ``run --at`` only)
 
 Standard library only: it runs inside every pod.
 """

@@ -65,6 +65,7 @@ from flowdsl.ir import (
     WorkflowVar,
 )
 from flowdsl.names import Namespace
+from flowdsl.scheduling import SCHEDULED_TIME_CRON
 
 __all__ = [
     "API_VERSION",
@@ -100,6 +101,7 @@ def lower(
     arguments: Mapping[str, Any] | None = None,
     image_fallback: str | None = None,
     layers: Layers | None = None,
+    scheduled: bool = False,
 ) -> Manifest:
     """Lower a traced flow to a Hera ``Workflow`` or ``WorkflowTemplate`` model.
 
@@ -112,6 +114,9 @@ def lower(
         image_fallback: the image of tasks that set none (the local engine ignores images,
             so a flow under development need not have one); ``None`` makes it an error.
         layers: the project configuration's precedence levels (profiles, defaults).
+        scheduled: every run will carry a scheduled time (a CronWorkflow's, a backfill's):
+            pods also get ``FLOWDSL_SCHEDULED_TIME`` from ``{{workflow.scheduledTime}}``,
+            which Argo leaves undefined in other runs.
 
     Raises:
         ParameterError: an argument names no parameter or does not fit its type.
@@ -124,7 +129,7 @@ def lower(
             fix="use kind='workflow' or kind='template'",
             flow=graph.name,
         )
-    lowering = _Lowering(graph, image_fallback, layers or Layers())
+    lowering = _Lowering(graph, image_fallback, layers or Layers(), scheduled=scheduled)
     dag = lowering.dag(graph, graph.name, nested=False)
     on_exit = lowering.exit_handler(graph) if graph.on_exit is not None else None
     workflow = lowering.workflow
@@ -336,8 +341,11 @@ class _Lowering:
     template however often it is called.
     """
 
-    def __init__(self, root: FlowGraph, image_fallback: str | None, layers: Layers) -> None:
+    def __init__(
+        self, root: FlowGraph, image_fallback: str | None, layers: Layers, *, scheduled: bool
+    ) -> None:
         self.root = root
+        self.scheduled = scheduled
         self.image_fallback = image_fallback
         self.layers = layers
         self.names = Namespace(reserved=(root.name,))
@@ -440,6 +448,7 @@ class _Lowering:
                     options=options,
                     flow=self.root.name,
                     workflow=self.workflow,
+                    scheduled=self.scheduled,
                 )
             )
         return name
@@ -739,6 +748,7 @@ def _leaf_template(
     options: TaskOptions,
     flow: str,
     workflow: WorkflowOptions,
+    scheduled: bool,
 ) -> m.Template:
     if options.image is None:
         raise CompileError(
@@ -786,7 +796,7 @@ def _leaf_template(
         )
         args.append(f"{param.name}={value}")  # the runtime reads NAME=VALUE arguments
     retried = options.retries is not None and options.retries.limit > 0
-    pod = container_fields(options, _context_env(retried=retried), workflow)
+    pod = container_fields(options, _context_env(retried=retried, scheduled=scheduled), workflow)
     container: m.Container | None = None
     script: m.ScriptTemplate | None = None
     if _by_value(graph, task):
@@ -820,7 +830,7 @@ def _leaf_template(
     )
 
 
-def _context_env(*, retried: bool) -> list[m.EnvVar]:
+def _context_env(*, retried: bool, scheduled: bool) -> list[m.EnvVar]:
     """The run context every pod gets (read by ``flowdsl.current()``; see flowdsl/context.py).
 
     The same in every template, so it is written once, in ``spec.templateDefaults``. The
@@ -834,6 +844,8 @@ def _context_env(*, retried: bool) -> list[m.EnvVar]:
     }
     if retried:  # Argo defines {{retries}} only in templates with a retryStrategy
         values["attempt"] = "{{retries}}"
+    if scheduled:  # defined only in runs a CronWorkflow (or a backfill) stamped with a time
+        values["scheduled_time"] = SCHEDULED_TIME_CRON
     return [m.EnvVar(name=CONTEXT_ENV[field], value=value) for field, value in values.items()]
 
 

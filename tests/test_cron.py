@@ -18,7 +18,7 @@ from flowdsl.errors import CompileError, ParameterError
 from flowdsl.scheduling import EventTrigger, Schedule, ScheduledTime, WebhookTrigger
 from flowdsl.schema import binding_schema_errors, sensor_schema_errors
 
-from argo_oracle import assert_valid_argo
+from argo_oracle import assert_valid_argo, templates_as_run
 from conftest import ROOT
 
 
@@ -77,11 +77,19 @@ class TestCronWorkflow:
         assert doc["spec"]["workflowMetadata"]["labels"] == {"flowdsl/flow": "nightly"}
 
     def test_the_spec_is_the_workflows(self) -> None:
-        """Same templates and entrypoint as the compiled Workflow."""
-        workflow = compile_dict(nightly)
+        """Same templates and entrypoint as the compiled Workflow, and the scheduled time."""
+        workflow = templates_as_run(compile_dict(nightly))
         cron = compile_cron_dict(nightly)
-        assert cron["spec"]["workflowSpec"]["templates"] == workflow["spec"]["templates"]
         assert cron["spec"]["workflowSpec"]["entrypoint"] == "nightly"
+        for name, template in templates_as_run(cron).items():
+            body = template.get("script")
+            if body is not None:
+                extra = body["env"].pop()
+                assert extra == {
+                    "name": "FLOWDSL_SCHEDULED_TIME",
+                    "value": "{{workflow.scheduledTime}}",
+                }
+            assert template == workflow[name]
 
     def test_scheduled_time_parameter(self) -> None:
         """{{workflow.scheduledTime}} in the CronWorkflow; the run's creation time elsewhere."""
@@ -90,6 +98,16 @@ class TestCronWorkflow:
         template = compile_dict(nightly, kind="template")
         assert arguments(template)["run_at"] == "{{workflow.creationTimestamp}}"
         assert_valid_argo(template)
+
+    def test_pods_get_the_scheduled_time(self) -> None:
+        """flowdsl.current().scheduled_time: the CronWorkflow's pods get the time; a plain
+        Workflow's do not (Argo leaves {{workflow.scheduledTime}} undefined there)."""
+        cron = compile_cron_dict(nightly)
+        assert_valid_argo(cron)
+        env = {e["name"]: e["value"] for e in templates_as_run(cron)["stamp"]["script"]["env"]}
+        assert env["FLOWDSL_SCHEDULED_TIME"] == "{{workflow.scheduledTime}}"
+        plain = templates_as_run(compile_dict(nightly))["stamp"]["script"]["env"]
+        assert "FLOWDSL_SCHEDULED_TIME" not in {e["name"] for e in plain}
 
     def test_given_values_stay(self) -> None:
         """A value given for a parameter (even the scheduled time) is used as is."""
@@ -265,6 +283,38 @@ class TestLocalRun:
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout == "return: 2026-07-01T03:00:00+02:00|raw.csv\n"
+
+    def test_current_knows_the_scheduled_time(self, daily: Path) -> None:
+        """flowdsl.current().scheduled_time in a task: run --at, and the CronWorkflow's
+        manifest run with --at, both give the time (a plain run gives None)."""
+        (daily / "ctx.py").write_text(
+            textwrap.dedent(
+                """
+                import flowdsl
+                from flowdsl import Schedule, ScheduledTime, flow, task
+
+                @task
+                def when() -> str:
+                    scheduled = flowdsl.current().scheduled_time
+                    return scheduled.isoformat() if scheduled else "none"
+
+                @flow(image="python:3.11", schedule=Schedule("0 3 * * *", timezone="UTC"))
+                def ctx(run_at: ScheduledTime) -> str:
+                    return when().after()
+                """
+            ).replace("when().after()", "when()")
+        )
+        at = flowdsl("run", "ctx.py", "--progress", "off", "--at", "2026-07-01T03:00Z", cwd=daily)
+        assert at.returncode == 0, at.stderr
+        assert at.stdout == "return: 2026-07-01T03:00:00+00:00\n"
+        plain = flowdsl("run", "ctx.py", "--progress", "off", cwd=daily)
+        assert plain.stdout == "return: none\n", plain.stderr
+        compiled = flowdsl("compile", "ctx.py", "--kind", "cron", "-o", "cron.yaml", cwd=daily)
+        assert compiled.returncode == 0, compiled.stderr
+        cron = flowdsl(
+            "run", "cron.yaml", "--progress", "off", "--at", "2026-07-02T03:00Z", cwd=daily
+        )
+        assert cron.stdout == "return: 2026-07-02T03:00:00+00:00\n", cron.stderr
 
     def test_at_needs_a_scheduled_time_parameter(self, daily: Path) -> None:
         """--at on a flow without ScheduledTime parameter is an error."""

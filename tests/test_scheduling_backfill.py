@@ -16,7 +16,7 @@ from flowdsl.client.client import Client
 from flowdsl.errors import FlowDSLError
 from flowdsl.scheduling import Schedule, ScheduledTime, schedule
 
-from argo_oracle import assert_valid_argo
+from argo_oracle import assert_valid_argo, templates_as_run
 
 PARIS = ZoneInfo("Europe/Paris")
 JAN_1 = dt.datetime(2026, 1, 1, tzinfo=PARIS)
@@ -177,6 +177,11 @@ class TestRun:
             "2026-01-02T03:00:00+01:00"
         )
         assert wf["metadata"]["labels"]["flowdsl/backfill"] == "true"
+        # Its pods get the time too (flowdsl.current().scheduled_time), as a cron run's do.
+        env = [
+            e for t in templates_as_run(wf).values() for e in (t.get("script") or {}).get("env", [])
+        ]
+        assert {"name": "FLOWDSL_SCHEDULED_TIME", "value": "{{workflow.scheduledTime}}"} in env
         assert lines[0] == "[1/3] 2026-01-01 03:00 CET  submitted nightly-1767232800"
         assert lines[1] == "      nightly-1767232800 Succeeded"
         # Forbid: never two runs at once.

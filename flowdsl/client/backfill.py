@@ -197,9 +197,10 @@ def _manifests(
 ) -> Callable[[dt.datetime], dict[str, Any]]:
     """The Workflow of one scheduled time (the flow is compiled once)."""
     from flowdsl import types as codecs
-    from flowdsl._compile import compile_dict
+    from flowdsl._compile import compile_graph_dict
 
-    base = compile_dict(flow, "workflow", params)
+    # Every run carries the scheduled-time annotation, as a cron run does (below).
+    base = compile_graph_dict(flow.trace(), "workflow", params, flow=flow, scheduled=True)
     scheduled = {
         p.name: codecs.codec_for(p.annotation)
         for p in flow.params

@@ -116,8 +116,14 @@ def _is_manifest_file(target: str) -> bool:
     return target.endswith(MANIFEST_SUFFIXES)
 
 
-def _manifest_of(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, str] | None]:
-    """The manifest a command works on, and the -p values still to apply to it."""
+def _manifest_of(
+    args: argparse.Namespace, *, scheduled: bool = False
+) -> tuple[dict[str, Any], dict[str, str] | None]:
+    """The manifest a command works on, and the -p values still to apply to it.
+
+    ``scheduled``: the run carries a scheduled time (``run --at``), so a flow compiled here
+    gives its pods ``FLOWDSL_SCHEDULED_TIME`` as a cron run's do.
+    """
     flow = getattr(args, "flow", None)
     pairs: Sequence[str] = getattr(args, "param", None) or []
     # Images are ignored locally, so a flow still under development need not name one.
@@ -128,7 +134,9 @@ def _manifest_of(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, st
         from flowdsl.cli import parse_params
 
         params = parse_params(flow, pairs)
-        doc = compile_graph_dict(flow.trace(), params=params, image_fallback=LOCAL_IMAGE, flow=flow)
+        doc = compile_graph_dict(
+            flow.trace(), params=params, image_fallback=LOCAL_IMAGE, flow=flow, scheduled=scheduled
+        )
         return doc, None
     target: str = args.target
     if _is_manifest_file(target):
@@ -136,7 +144,7 @@ def _manifest_of(args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, st
     # NOTE: the seam for Python targets: the CLI compiles them (with typed -p values).
     from flowdsl.cli import load_manifest
 
-    return load_manifest(target, pairs, image_fallback=LOCAL_IMAGE), None
+    return load_manifest(target, pairs, image_fallback=LOCAL_IMAGE, scheduled=scheduled), None
 
 
 def _print(text: str) -> None:
@@ -194,7 +202,7 @@ def _run(args: argparse.Namespace) -> int:
     from flowdsl.local import run_manifest
 
     scheduled = _scheduled_at(args)
-    manifest, parameters = _manifest_of(args)
+    manifest, parameters = _manifest_of(args, scheduled=scheduled is not None)
     if scheduled is not None:
         # As Argo's cron controller does: the annotation gives {{workflow.scheduledTime}}.
         from flowdsl.scheduling import SCHEDULED_TIME_ANNOTATION
