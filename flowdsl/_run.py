@@ -121,6 +121,7 @@ def run(
     params: Mapping[str, Any] | None = None,
     progress: Progress = "auto",
     run_dir: Path | None = None,
+    config: str | Path | None = None,
 ) -> FlowRun:
     """Compile ``flow`` and run its manifest on this machine with the local engine.
 
@@ -129,6 +130,8 @@ def run(
         params: values for flow parameters (Python values, by exposed name).
         progress: ``"live"``, ``"plain"``, ``"off"`` or ``"auto"`` (live on a terminal).
         run_dir: where to keep the run record (default ``.flowdsl/runs/<run name>``).
+        config: the project configuration file (default: the ``pyproject.toml`` nearest to
+            the flow's source).
 
     Returns:
         The run, failed or not (a failed run does not raise; ``run.result`` does).
@@ -141,7 +144,7 @@ def run(
 
     graph = flow.trace()
     doc = compile_graph_dict(
-        graph, kind="workflow", params=params, image_fallback=LOCAL_IMAGE, flow=flow
+        graph, kind="workflow", params=params, image_fallback=LOCAL_IMAGE, flow=flow, config=config
     )
     local = run_manifest(doc, run_dir=run_dir, progress=progress)
     return FlowRun(

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowdsl.errors import FlowDSLError, ParameterError
+from flowdsl.errors import FlowDSLError, ParameterError, TargetError
 
 if TYPE_CHECKING:
     from flowdsl.dsl import Flow
@@ -71,11 +71,13 @@ def load_manifest(
     *,
     image_fallback: str | None = None,
     scheduled: bool = False,
+    config: str | None = None,
 ) -> dict[str, Any]:
     """A manifest from a TARGET: a YAML/JSON manifest file, or a flow compiled on the spot.
 
     ``image_fallback`` is the image of tasks that name none (for local runs, which ignore it);
-    ``scheduled``: the run will carry a scheduled time (``run --at``).
+    ``scheduled``: the run will carry a scheduled time (``run --at``); ``config``: the project
+    configuration file (default: the nearest ``pyproject.toml``).
     """
     if target.endswith((".yaml", ".yml", ".json")):
         from flowdsl.local.commands import read_manifest_file
@@ -94,6 +96,7 @@ def load_manifest(
         image_fallback=image_fallback,
         flow=flow,
         scheduled=scheduled,
+        config=config,
     )
 
 
@@ -154,6 +157,28 @@ def _add_target(parser: argparse.ArgumentParser, flow: Flow[Any, Any] | None) ->
     parser.set_defaults(flow=flow)
 
 
+def add_config_option(parser: argparse.ArgumentParser) -> None:
+    """``--config FILE``: the project configuration for a flow compiled by the command."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="project configuration to use instead of the nearest pyproject.toml's "
+        "[tool.flowdsl] (a pyproject.toml, or a TOML file with a [tool.flowdsl] table)",
+    )
+
+
+def refuse_config_for_manifest(args: argparse.Namespace) -> None:
+    """A manifest file is already compiled: ``--config`` cannot change it."""
+    if getattr(args, "config", None) is not None:
+        raise TargetError(
+            f"--config {args.config} applies to a flow compiled by this command, but "
+            f"{args.target} is a manifest compiled already",
+            fix="give the flow's file as TARGET, or compile the manifest again with "
+            "python -m flowdsl compile --config FILE",
+            location=args.target,
+        )
+
+
 def _add_params(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-p",
@@ -191,11 +216,7 @@ def build_parser(flow: Flow[Any, Any] | None = None) -> argparse.ArgumentParser:
         "as one multi-document YAML",
     )
     compile_cmd.add_argument("--format", choices=["yaml", "json"], default="yaml")
-    compile_cmd.add_argument(
-        "--config",
-        metavar="FILE",
-        help="project configuration to use instead of the nearest pyproject.toml's [tool.flowdsl]",
-    )
+    add_config_option(compile_cmd)
     _add_params(compile_cmd)
     compile_cmd.set_defaults(handler=_compile)
 

@@ -77,7 +77,7 @@ def _schedule_cmd(args: argparse.Namespace) -> int:
         )
     if (args.suspend or args.resume) and options.schedule is None:
         _schedule(flow)  # raises: only a CronWorkflow can be suspended
-    documents = compile_documents(flow, "all", parse_params(flow, args.param))
+    documents = compile_documents(flow, "all", parse_params(flow, args.param), config=args.config)
     if args.dry_run:
         from flowdsl.emit import to_yaml
 
@@ -203,7 +203,9 @@ def _backfill(args: argparse.Namespace) -> int:
                 action = f"skip: {known} exists" if known else "submit"
                 _print(f"[{index}/{len(plan.times)}] {show_time(when)}  {action}")
             return 0
-        result = run_backfill(client, flow, plan, params=params, report=_print, poll=args.poll)
+        result = run_backfill(
+            client, flow, plan, params=params, report=_print, poll=args.poll, config=args.config
+        )
     failed = result.failed
     _print(
         f"backfill {flow.name}: {len(result.submitted)} submitted"
@@ -244,6 +246,7 @@ def register(commands: Any, *, flow: Flow[Any, Any] | None = None) -> None:
         commands: the ``add_subparsers()`` action of the CLI's parser.
         flow: the flow of a script's ``flow.main()``; the commands then take no TARGET.
     """
+    from flowdsl.cli import add_config_option
     from flowdsl.client.commands import _connection_flags
 
     conn = _connection_flags()
@@ -260,6 +263,7 @@ def register(commands: Any, *, flow: Flow[Any, Any] | None = None) -> None:
     )
     _target(schedule, flow)
     _params(schedule)
+    add_config_option(schedule)
     action = schedule.add_mutually_exclusive_group()
     action.add_argument("--suspend", action="store_true", help="suspend the CronWorkflow")
     action.add_argument("--resume", action="store_true", help="resume the CronWorkflow")
@@ -308,6 +312,7 @@ def register(commands: Any, *, flow: Flow[Any, Any] | None = None) -> None:
         "skipping times that already have a run, so an interrupted backfill can be rerun.",
     )
     _target(backfill, flow)
+    add_config_option(backfill)
     backfill.add_argument("--from", dest="start", required=True, metavar="DATE", help="start")
     backfill.add_argument("--to", dest="end", required=True, metavar="DATE", help="end")
     backfill.add_argument(

@@ -572,3 +572,105 @@ class TestProfileLookup:
             "profile 'gpu-large' is not defined (no profiles are); add a "
             "[tool.flowdsl.profiles.gpu-large] table to pyproject.toml"
         )
+
+
+PROD_FLOW = """
+import os
+
+from flowdsl import Schedule, flow, task
+
+
+@task
+def stage() -> str:
+    return os.environ.get("STAGE", "unset")
+
+
+@flow(schedule=Schedule("0 3 * * *"))
+def staged() -> str:
+    return stage()
+"""
+
+
+class TestConfigOnEveryCommand:
+    """--config FILE works wherever a command compiles a flow (not only on `compile`)."""
+
+    @pytest.fixture
+    def staged(self, project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        (project / "staged.py").write_text(PROD_FLOW)
+        write(project, "[tool.flowdsl]\nimage = 'img:dev'\nenv = { STAGE = 'dev' }\n")
+        write(project, "image = 'img:prod'\nenv = { STAGE = 'prod' }\n", name="prod.toml")
+        monkeypatch.syspath_prepend(str(project))
+        return project
+
+    def cli(self, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+        from flowdsl.cli import main
+
+        with pytest.raises(SystemExit) as info:
+            main(list(argv))
+        out, err = capsys.readouterr()
+        return int(info.value.code or 0), out, err
+
+    @pytest.mark.parametrize(
+        "command",
+        [
+            ["compile"],
+            ["submit", "--dry-run", "-o", "yaml"],
+            ["register", "--dry-run"],
+            ["schedule", "--dry-run"],
+        ],
+    )
+    def test_the_manifest_uses_the_file(
+        self, staged: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+    ) -> None:
+        code, out, err = self.cli(capsys, command[0], "staged.py", *command[1:])
+        assert code == 0, err
+        assert "img:dev" in out
+        code, out, err = self.cli(
+            capsys, command[0], "staged.py", *command[1:], "--config", "prod.toml"
+        )
+        assert code == 0, err
+        assert "img:prod" in out
+        assert "img:dev" not in out
+
+    def test_run_uses_the_file(self, staged: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        """A local run: the task sees the configuration's env."""
+        runs = str(staged / "runs")
+        code, out, err = self.cli(
+            capsys, "run", "staged.py", "--progress", "off", "--runs-dir", runs
+        )
+        assert (code, out) == (0, "return: dev\n"), err
+        code, out, err = self.cli(
+            capsys,
+            "run",
+            "staged.py",
+            "--config",
+            "prod.toml",
+            "--progress",
+            "off",
+            "--runs-dir",
+            runs,
+        )
+        assert (code, out) == (0, "return: prod\n"), err
+
+    def test_flowdsl_run_takes_the_file(self, staged: Path) -> None:
+        import importlib
+
+        import flowdsl
+
+        module = importlib.import_module("staged")
+        run = flowdsl.run(module.staged, progress="off", run_dir=staged / "r", config="prod.toml")
+        assert run.result == "prod"
+
+    def test_not_for_a_compiled_manifest(
+        self, staged: Path, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A manifest file is already compiled: --config is refused, saying what to do."""
+        code, _, err = self.cli(capsys, "compile", "staged.py", "-o", "staged.yaml")
+        assert code == 0, err
+        code, _, err = self.cli(capsys, "run", "staged.yaml", "--config", "prod.toml")
+        assert code != 0
+        assert (
+            "--config prod.toml applies to a flow compiled by this command, but staged.yaml is "
+            "a manifest compiled already; give the flow's file as TARGET, or compile the "
+            "manifest again with python -m flowdsl compile --config FILE"
+        ) in err

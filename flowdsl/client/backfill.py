@@ -193,14 +193,16 @@ def plan_backfill(
 
 
 def _manifests(
-    flow: Flow[Any, Any], params: Mapping[str, Any]
+    flow: Flow[Any, Any], params: Mapping[str, Any], config: str | None = None
 ) -> Callable[[dt.datetime], dict[str, Any]]:
     """The Workflow of one scheduled time (the flow is compiled once)."""
     from flowdsl import types as codecs
     from flowdsl._compile import compile_graph_dict
 
     # Every run carries the scheduled-time annotation, as a cron run does (below).
-    base = compile_graph_dict(flow.trace(), "workflow", params, flow=flow, scheduled=True)
+    base = compile_graph_dict(
+        flow.trace(), "workflow", params, flow=flow, scheduled=True, config=config
+    )
     scheduled = {
         p.name: codecs.codec_for(p.annotation)
         for p in flow.params
@@ -240,6 +242,7 @@ def run_backfill(
     report: Callable[[str], None] = print,
     poll: float = 5.0,
     sleep: Callable[[float], None] = time.sleep,
+    config: str | None = None,
 ) -> BackfillResult:
     """Submit the runs of ``plan`` (see the module docstring) and wait for them to finish.
 
@@ -251,11 +254,12 @@ def run_backfill(
         report: called with each progress line.
         poll: seconds between looks at running runs.
         sleep: how to wait (tests pass a fake clock).
+        config: the project configuration file (default: the nearest ``pyproject.toml``).
 
     Returns:
         The runs submitted with their final phases, and the runs skipped.
     """
-    make = _manifests(flow, dict(params or {}))
+    make = _manifests(flow, dict(params or {}), config)
     result = BackfillResult()
     active: list[str] = []
     total = len(plan.times)

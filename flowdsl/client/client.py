@@ -58,6 +58,8 @@ from flowdsl.client.streams import (
 from flowdsl.client.transport import Request, Response, Transport, TransportError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from flowdsl.client.submission import Submission
     from flowdsl.dsl import Flow
 
@@ -157,6 +159,7 @@ class Client:
         *,
         name: str | None = None,
         server_dry_run: bool = False,
+        config: str | Path | None = None,
     ) -> Submission:
         """Compile a flow with ``params`` (checked by type first) and create it as a Workflow.
 
@@ -165,6 +168,8 @@ class Client:
             params: parameter values (Python values, by Python or Argo name).
             name: the workflow's name (default: the flow's name and a random suffix).
             server_dry_run: have the server validate the workflow without creating it.
+            config: the project configuration file (default: the ``pyproject.toml`` nearest
+                to the flow's source).
 
         Raises:
             ParameterError: a parameter is unknown, does not fit its type, or is missing.
@@ -172,7 +177,9 @@ class Client:
         """
         from flowdsl.client.submission import submit_flow
 
-        return submit_flow(self, flow, params, name=name, server_dry_run=server_dry_run)
+        return submit_flow(
+            self, flow, params, name=name, server_dry_run=server_dry_run, config=config
+        )
 
     def submission(self, name: str, *, flow: Flow[Any, Any] | None = None) -> Submission:
         """A handle on the existing workflow ``name`` (nothing is sent yet)."""

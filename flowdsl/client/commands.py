@@ -282,10 +282,13 @@ def _submit_manifest(args: argparse.Namespace) -> tuple[dict[str, Any], str | No
         from flowdsl._compile import compile_dict
         from flowdsl.cli import parse_params
 
-        return compile_dict(flow, kind="workflow", params=parse_params(flow, args.param)), flow.name
+        params = parse_params(flow, args.param)
+        return compile_dict(flow, kind="workflow", params=params, config=args.config), flow.name
+    from flowdsl.cli import refuse_config_for_manifest
     from flowdsl.client.submission import check_declared
     from flowdsl.local.commands import read_manifest_file
 
+    refuse_config_for_manifest(args)
     manifest = read_manifest_file(args.target)
     if manifest.get("kind", "Workflow") != "Workflow":
         from flowdsl.errors import TargetError
@@ -359,12 +362,14 @@ def _register(args: argparse.Namespace) -> int:
 
     flow = _flow(args)
     if flow is None:
+        from flowdsl.cli import refuse_config_for_manifest
         from flowdsl.local.commands import read_manifest_file
 
+        refuse_config_for_manifest(args)
         manifest = read_manifest_file(args.target)
         flow_name = None
     else:
-        manifest = compile_dict(flow, kind="template")
+        manifest = compile_dict(flow, kind="template", config=args.config)
         flow_name = flow.name
     if args.dry_run:
         _dump(manifest, "yaml")
@@ -497,7 +502,7 @@ def _debug(args: argparse.Namespace) -> int:
             location=args.target,
         )
     with _client(args) as client:
-        plan = plan_debug(client, flow, args.name, task=args.task)
+        plan = plan_debug(client, flow, args.name, task=args.task, config=args.config)
     shown = ", ".join(f"{k}={v}" for k, v in plan.parameters.items()) or "no parameters"
     if plan.node is None:
         print(f"rerunning workflow {args.name} locally ({shown})", flush=True)
@@ -531,6 +536,8 @@ def register(commands: Any, *, flow: Flow[Any, Any] | None = None) -> None:
         commands: the ``add_subparsers()`` action of the CLI's parser.
         flow: the flow of a script's ``flow.main()``; the commands then take no TARGET.
     """
+    from flowdsl.cli import add_config_option
+
     conn = _connection_flags()
 
     submit = commands.add_parser(
@@ -542,6 +549,7 @@ def register(commands: Any, *, flow: Flow[Any, Any] | None = None) -> None:
     )
     _add_target(submit, flow, optional=True)
     _add_params(submit)
+    add_config_option(submit)
     submit.add_argument(
         "--name", help="the workflow's name (default: the flow's name + 5 random characters)"
     )
@@ -579,6 +587,7 @@ def register(commands: Any, *, flow: Flow[Any, Any] | None = None) -> None:
         "exists; submit it later with submit --from-template.",
     )
     _add_target(register_cmd, flow)
+    add_config_option(register_cmd)
     register_cmd.add_argument(
         "--dry-run", action="store_true", help="print the template; send nothing"
     )
@@ -670,6 +679,7 @@ def register(commands: Any, *, flow: Flow[Any, Any] | None = None) -> None:
         "engine, from the code on this machine.",
     )
     _add_target(debug, flow, manifests=False)
+    add_config_option(debug)
     debug.add_argument("name", metavar="NAME", help="the workflow on the server")
     debug.add_argument(
         "--task", metavar="T", help="rerun only task T, with its failed node's inputs"

@@ -73,7 +73,12 @@ def task_manifest(
 
 
 def plan_debug(
-    client: Client, flow: Flow[Any, Any], name: str, *, task: str | None = None
+    client: Client,
+    flow: Flow[Any, Any],
+    name: str,
+    *,
+    task: str | None = None,
+    config: str | None = None,
 ) -> DebugPlan:
     """Read what to rerun from the server and compile the flow here.
 
@@ -85,7 +90,7 @@ def plan_debug(
     from flowdsl._compile import compile_dict
 
     state = client.get_workflow(name)
-    manifest = compile_dict(flow, kind="template")
+    manifest = compile_dict(flow, kind="template", config=config)
     if task is None:
         declared = {p.name for p in flow.params}
         parameters = {k: v for k, v in state.parameters.items() if k in declared}

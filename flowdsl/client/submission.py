@@ -17,6 +17,8 @@ from flowdsl.client.status import LogEntry, WorkflowState
 from flowdsl.errors import FlowDSLError, ParameterError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from flowdsl.client.client import Client
     from flowdsl.dsl import Flow
 
@@ -329,6 +331,7 @@ def submit_flow(
     *,
     name: str | None = None,
     server_dry_run: bool = False,
+    config: str | Path | None = None,
 ) -> Submission:
     """Compile ``flow`` with ``params`` (checked by type first) and create it as a Workflow.
 
@@ -338,7 +341,9 @@ def submit_flow(
     """
     from flowdsl._compile import compile_dict
 
-    manifest = compile_dict(flow, kind="workflow", params=flow_parameters(flow, params or {}))
+    manifest = compile_dict(
+        flow, kind="workflow", params=flow_parameters(flow, params or {}), config=config
+    )
     state = client.create_workflow(
         manifest, name=name, server_dry_run=server_dry_run, flow=flow.name
     )

@@ -135,16 +135,27 @@ def _manifest_of(
 
         params = parse_params(flow, pairs)
         doc = compile_graph_dict(
-            flow.trace(), params=params, image_fallback=LOCAL_IMAGE, flow=flow, scheduled=scheduled
+            flow.trace(),
+            params=params,
+            image_fallback=LOCAL_IMAGE,
+            flow=flow,
+            scheduled=scheduled,
+            config=args.config,
         )
         return doc, None
     target: str = args.target
     if _is_manifest_file(target):
+        from flowdsl.cli import refuse_config_for_manifest
+
+        refuse_config_for_manifest(args)
         return read_manifest_file(target), parse_pairs(pairs)
     # NOTE: the seam for Python targets: the CLI compiles them (with typed -p values).
     from flowdsl.cli import load_manifest
 
-    return load_manifest(target, pairs, image_fallback=LOCAL_IMAGE, scheduled=scheduled), None
+    manifest = load_manifest(
+        target, pairs, image_fallback=LOCAL_IMAGE, scheduled=scheduled, config=args.config
+    )
+    return manifest, None
 
 
 def _print(text: str) -> None:
@@ -298,6 +309,7 @@ def register(subparsers: Any, *, flow: Any = None) -> None:
         flow: when given (``flow.main()``), ``run`` and ``graph`` take no TARGET and work on
             this flow.
     """
+    from flowdsl.cli import add_config_option
 
     def target(parser: argparse.ArgumentParser) -> None:
         if flow is None:
@@ -307,6 +319,7 @@ def register(subparsers: Any, *, flow: Any = None) -> None:
                 help="a manifest file (.yaml, .yml, .json) or path/to/file.py[:flow]",
             )
         parser.set_defaults(flow=flow)
+        add_config_option(parser)
 
     run = subparsers.add_parser(
         "run",
