@@ -112,6 +112,26 @@ def run(f: flowdsl.Flow[Any, Any], tmp_path: Path, **params: Any) -> flowdsl.Flo
     return result
 
 
+class TestResults:
+    def test_text_keeps_its_own_trailing_newline(self, tmp_path: Path) -> None:
+        """A result is stdout, from which Argo (and the local engine) trims one newline: the
+        one the runtime adds, not the value's own."""
+
+        @task
+        def text() -> str:
+            return "line\n"
+
+        @task
+        def echo(value: str) -> list[str]:
+            return [value, value]
+
+        @flow(image="img")
+        def kept() -> list[str]:
+            return echo(text())
+
+        assert run(kept, tmp_path).result == ["line\n", "line\n"]
+
+
 class TestMap:
     def test_static_list_is_with_items(self, tmp_path: Path) -> None:
         """A constant list becomes withItems; the fan-in receives the list of outputs."""

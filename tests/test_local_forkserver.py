@@ -175,7 +175,7 @@ class TestAttempts:
         assert process.wait(timeout=30) == 0
         assert process.poll() == process.returncode == 0
         # stdout is the result alone; what the task prints goes to stderr, as in a pod.
-        assert (directory / "stdout.log").read_text() == "49"
+        assert (directory / "stdout.log").read_text() == "49\n"
         assert (directory / "stderr.log").read_text() == "stdout of square 7\nstderr of square\n"
 
     def test_is_like_python_dash_m(self, server: ForkServer, project: Path) -> None:
@@ -226,7 +226,7 @@ class TestAttempts:
         def one(i: int) -> None:
             process, directory = attempt(server, project, "square", "--input", f"x={i}")
             process.wait(timeout=60)
-            results[i] = (directory / "stdout.log").read_text()
+            results[i] = (directory / "stdout.log").read_text().rstrip("\n")
 
         threads = [threading.Thread(target=one, args=(i,)) for i in range(12)]
         for thread in threads:

@@ -142,4 +142,4 @@ class TestByImport:
             template, {"prices": "[1.0,2.5]", "vat": "0.5"}, pod, env={"PYTHONPATH": str(project)}
         )
         assert result.returncode == 0, result.stderr
-        assert (result.stdout, "outputs" in template) == ("5.25", False)
+        assert (result.stdout, "outputs" in template) == ("5.25\n", False)

@@ -265,7 +265,7 @@ class TestInputs:
         out = tmp_path / "out"
         result = by_import(project, "positional", "a=1", "c=30", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert result.stdout == "[1,2,30]"
+        assert result.stdout == "[1,2,30]\n"  # Argo trims the one newline
 
 
 class TestOutputs:
@@ -273,6 +273,13 @@ class TestOutputs:
         """What the task prints goes to stderr; stdout is the result (none for None)."""
         result = by_import(project, "nothing", "x=5", outputs=tmp_path / "out")
         assert (result.returncode, result.stdout, result.stderr) == (0, "", "got 5\n")
+
+    def test_one_newline_ends_the_result(self, tmp_path: Path) -> None:
+        """Argo trims exactly one trailing newline from stdout: the runtime writes one, so a
+        str ending with its own newline arrives whole."""
+        (tmp_path / "lines_mod.py").write_text("def lines() -> str:\n    return 'a\\nb\\n'\n")
+        result = runtime("--function", "lines_mod:lines", cwd=tmp_path, pythonpath=tmp_path)
+        assert result.stdout == "a\nb\n\n"
 
     def test_child_processes_and_c_level_writes_stay_off_stdout(self, tmp_path: Path) -> None:
         """Descriptor 1 itself is redirected while the task runs, not only sys.stdout."""
@@ -287,7 +294,7 @@ class TestOutputs:
         )
         result = runtime("--function", "noisy_mod:noisy", cwd=tmp_path, pythonpath=tmp_path)
         assert result.returncode == 0, result.stderr
-        assert result.stdout == "7"
+        assert result.stdout == "7\n"
         assert result.stderr.splitlines() == ["imported", "raw", "child", "printed"]
 
     def test_structured_return(self, project: Path, tmp_path: Path, tasks: ModuleType) -> None:
@@ -295,10 +302,10 @@ class TestOutputs:
         out = tmp_path / "out"
         result = by_import(project, "measure", "model=vit", "accuracy=0.25", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert result.stdout == '{"model":"vit","accuracy":0.5}'
+        assert result.stdout == '{"model":"vit","accuracy":0.5}\n'
         texts = read_outputs(out)
         assert texts == {"accuracy": "0.5", "model": "vit"}
-        assert codec_for(tasks.Metrics).decode(result.stdout) == tasks.Metrics("vit", 0.5)
+        assert codec_for(tasks.Metrics).decode(result.stdout[:-1]) == tasks.Metrics("vit", 0.5)
         assert codec_for(float).decode(texts["accuracy"]) == 0.5
 
     def test_tuple_return(self, project: Path, tmp_path: Path) -> None:
@@ -307,7 +314,7 @@ class TestOutputs:
         result = by_import(project, "pair", "x=3", outputs=out)
         assert result.returncode == 0, result.stderr
         assert read_outputs(out) == {"return-0": "3", "return-1": "3"}
-        assert codec_for(tuple[int, str]).decode(result.stdout) == (3, "3")
+        assert codec_for(tuple[int, str]).decode(result.stdout[:-1]) == (3, "3")
 
     def test_none_return_writes_nothing(self, project: Path, tmp_path: Path) -> None:
         """A task returning None writes no output file (nor the directory)."""
@@ -340,12 +347,12 @@ class TestFunctionLookup:
         out = tmp_path / "out"
         result = by_import(project, "decorated", "x=1", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert (result.stdout, out.exists()) == ("2", False)
+        assert (result.stdout, out.exists()) == ("2\n", False)
 
     def test_function_as_the_first_argument(self, project: Path) -> None:
         """Compiled templates name the function positionally: MODULE:QUALNAME NAME=VALUE ..."""
         result = runtime(f"{MODULE}:pair", "x=4", cwd=project, pythonpath=project)
-        assert (result.returncode, result.stdout) == (0, '[4,"4"]'), result.stderr
+        assert (result.returncode, result.stdout) == (0, '[4,"4"]\n'), result.stderr
 
     def test_task_name_reaches_current(self, project: Path) -> None:
         """The runtime sets FLOWDSL_TASK from the @task it loads; a variable already set wins."""
@@ -359,9 +366,9 @@ class TestFunctionLookup:
             "    return os.environ.get('FLOWDSL_TASK', '')\n"
         )
         named = runtime("--function", "named_mod:fetch", cwd=project, pythonpath=project)
-        assert (named.returncode, named.stdout) == (0, "fetch-rows"), named.stderr
+        assert (named.returncode, named.stdout) == (0, "fetch-rows\n"), named.stderr
         plain = runtime("--function", "named_mod:plain", cwd=project, pythonpath=project)
-        assert (plain.returncode, plain.stdout) == (0, ""), plain.stderr
+        assert (plain.returncode, plain.stdout) == (0, "\n"), plain.stderr  # the empty str
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
         given = subprocess.run(
             [sys.executable, "-m", "flowdsl.runtime", "--function", "named_mod:fetch"],
@@ -371,14 +378,14 @@ class TestFunctionLookup:
             text=True,
             check=False,
         )
-        assert given.stdout == "from-the-pod"
+        assert given.stdout == "from-the-pod\n"
 
     def test_user_decorator_is_kept(self, project: Path, tmp_path: Path) -> None:
         """A user's functools.wraps decorator is not unwrapped: it still runs."""
         out = tmp_path / "out"
         result = by_import(project, "user_decorated", "x=1", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert (result.stdout, out.exists()) == ("20", False)
+        assert (result.stdout, out.exists()) == ("20\n", False)
 
     def test_module_not_in_image(self, project: Path, tmp_path: Path) -> None:
         """A module the image lacks is exit 2 with the fix."""
@@ -632,7 +639,7 @@ class TestPayload:
             cwd=tmp_path,
         )
         assert (result.returncode, result.stderr) == (0, "scaling vit\n")
-        assert result.stdout == '{"model":"vit","accuracy":1.0}'
+        assert result.stdout == '{"model":"vit","accuracy":1.0}\n'
         assert read_outputs(out) == {"accuracy": "1.0", "model": "vit"}
 
     def test_task_name_from_the_header(self, tmp_path: Path) -> None:
@@ -648,7 +655,7 @@ class TestPayload:
             text=True,
             check=False,
         )
-        assert (result.returncode, result.stdout) == (0, "which-task"), result.stderr
+        assert (result.returncode, result.stdout) == (0, "which-task\n"), result.stderr
 
     def test_module_of_payload_not_importable_here(self, tmp_path: Path) -> None:
         """The subprocess really cannot import this test module (the payload is by value)."""

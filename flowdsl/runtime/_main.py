@@ -113,8 +113,9 @@ class _StdoutForResult:
     else may reach file descriptor 1: while the user's module is imported and the function
     runs, descriptor 1 is a duplicate of descriptor 2, so ``print``, logging to stdout, C
     extensions and child processes all write to stderr (Argo's log view shows both
-    streams). Only then is the encoded return value written to the real stdout, without a
-    newline (Argo would trim one; a terminal gets one for readability).
+    streams). Only then is the encoded return value written to the real stdout, followed by
+    one newline: Argo's executor trims exactly one trailing newline from stdout
+    (``CaptureScriptResult``), so a ``str`` that itself ends with a newline keeps it.
     """
 
     def __init__(self) -> None:
@@ -132,7 +133,7 @@ class _StdoutForResult:
         self._saved = None
 
     def write_result(self, text: str) -> None:
-        sys.stdout.write(text + "\n" if sys.stdout.isatty() else text)
+        sys.stdout.write(text + "\n")  # the newline Argo trims (see above)
         sys.stdout.flush()
 
 
