@@ -112,6 +112,12 @@ def run(f: flowdsl.Flow[Any, Any], tmp_path: Path, **params: Any) -> flowdsl.Flo
     return result
 
 
+@dataclass
+class Note:
+    text: str
+    size: int
+
+
 class TestResults:
     def test_text_keeps_its_own_trailing_newline(self, tmp_path: Path) -> None:
         """A result is stdout, from which Argo (and the local engine) trims one newline: the
@@ -130,6 +136,23 @@ class TestResults:
             return echo(text())
 
         assert run(kept, tmp_path).result == ["line\n", "line\n"]
+
+    def test_a_field_keeps_its_own_trailing_newline(self, tmp_path: Path) -> None:
+        """A field output is a file, from which Argo also trims one newline."""
+
+        @task
+        def note() -> Note:
+            return Note("two\nlines\n", 2)
+
+        @task
+        def echo(value: str) -> str:
+            return value
+
+        @flow(image="img")
+        def kept() -> str:
+            return echo(note().text)
+
+        assert run(kept, tmp_path).result == "two\nlines\n"
 
 
 class TestMap:

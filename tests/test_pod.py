@@ -58,7 +58,7 @@ def outputs_of(template: dict[str, Any], pod: Path) -> dict[str, str]:
     values = {}
     for param in template["outputs"]["parameters"]:
         path = param["valueFrom"]["path"].replace(OUTPUTS_DIR, str(pod / "outputs"))
-        values[param["name"]] = Path(path).read_text()
+        values[param["name"]] = Path(path).read_text().removesuffix("\n")  # as Argo trims
     return values
 
 

@@ -175,7 +175,10 @@ def by_import(
 
 
 def read_outputs(directory: Path) -> dict[str, str]:
-    return {path.name: path.read_text() for path in sorted(directory.iterdir())}
+    """The output files as Argo reads them: one trailing newline trimmed (the runtime's)."""
+    texts = {path.name: path.read_text() for path in sorted(directory.iterdir())}
+    assert all(text.endswith("\n") for text in texts.values()), texts
+    return {name: text[:-1] for name, text in texts.items()}
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -333,7 +336,7 @@ class TestOutputs:
         result = by_import(project, "pair", "x=12", outputs=out)
         assert result.returncode == 0, result.stderr
         assert sorted(os.listdir(out)) == ["return-0", "return-1"]
-        assert (out / "return-0").read_text() == "12"
+        assert read_outputs(out)["return-0"] == "12"
 
     def test_default_outputs_directory(self, project: Path) -> None:
         """Without --outputs, the outputs go to /tmp/flowdsl/outputs (the compiler's path)."""
@@ -747,7 +750,7 @@ class TestImports:
             pythonpath=project,
         )
         assert report == {"code": 0, "heavy": [], "flowdsl_runtime": True}
-        assert (out / "model").read_text() == "m"
+        assert (out / "model").read_text() == "m\n"
 
     def test_a_payload_run_loads_no_heavy_module(self, tmp_path: Path) -> None:
         """A run by value (cloudpickle) loads none of them either."""

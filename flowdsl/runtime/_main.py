@@ -552,7 +552,11 @@ def _write_artifact(kind: Any, value: Any, path: str, task: str) -> None:
 
 
 def _write_outputs(directory: str, outputs: Mapping[str, str], task: str) -> None:
-    """Write each output to ``directory/name`` atomically (Argo may read as soon as it sees it)."""
+    """Write each output to ``directory/name`` atomically (Argo may read as soon as it sees it).
+
+    Each file ends with one newline more than the value: Argo's executor trims exactly one
+    from a parameter file (``SaveParameters``), as from stdout.
+    """
     if not outputs:
         return
     try:
@@ -562,7 +566,7 @@ def _write_outputs(directory: str, outputs: Mapping[str, str], task: str) -> Non
             # Same directory, so os.replace is a rename on one file system.
             temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
             with open(temporary, "w", encoding="utf-8", newline="") as file:
-                file.write(text)
+                file.write(text + "\n")
             os.replace(temporary, path)
     except OSError as err:
         raise FlowDSLError(
