@@ -284,6 +284,20 @@ class TestOutputs:
         result = runtime("--function", "lines_mod:lines", cwd=tmp_path, pythonpath=tmp_path)
         assert result.stdout == "a\nb\n\n"
 
+    def test_what_prints_after_the_task_stays_off_stdout(self, tmp_path: Path) -> None:
+        """Libraries that print at exit (atexit, threads still running; wandb does) cannot
+        reach the result: descriptor 1 stays on stderr until the process ends."""
+        (tmp_path / "late_mod.py").write_text(
+            "import atexit, threading, time\n"
+            "atexit.register(lambda: print('at exit'))\n"
+            "def late() -> int:\n"
+            "    threading.Thread(target=lambda: (time.sleep(0.2), print('thread'))).start()\n"
+            "    return 3\n"
+        )
+        result = runtime("--function", "late_mod:late", cwd=tmp_path, pythonpath=tmp_path)
+        assert (result.returncode, result.stdout) == (0, "3\n"), result.stderr
+        assert result.stderr.splitlines() == ["thread", "at exit"]
+
     def test_child_processes_and_c_level_writes_stay_off_stdout(self, tmp_path: Path) -> None:
         """Descriptor 1 itself is redirected while the task runs, not only sys.stdout."""
         (tmp_path / "noisy_mod.py").write_text(

@@ -75,7 +75,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         inputs = _split_inputs(parser, [i for i in args.inputs if "=" in i] + args.input)
     except SystemExit as exit_:  # --help, or a usage error argparse has already printed
         return exit_.code if isinstance(exit_.code, int) else 2
-    result: str | None = None
     stdout = _StdoutForResult()
     try:
         if args.function is not None:
@@ -90,15 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         outputs = _encode_outputs(hints, value, task, args.outputs)
         result = outputs.pop("return", None)
         _write_outputs(args.outputs, outputs, task)
+        stdout.write_result(result)
     except _UserCodeFailed:
         return 1
     except FlowDSLError as err:
         _error(str(err))
         return 2
     finally:
-        stdout.restore()
-    if result is not None:
-        stdout.write_result(result)
+        stdout.close()
     return 0
 
 
@@ -110,12 +108,16 @@ class _StdoutForResult:
     container's standard output (one trailing newline trimmed) when a later task refers to
     it, so the manifest declares no output parameter, file or ``valueFrom`` for it, and
     callers write ``{{tasks.X.outputs.result}}``, as Hera does. For that to hold, nothing
-    else may reach file descriptor 1: while the user's module is imported and the function
-    runs, descriptor 1 is a duplicate of descriptor 2, so ``print``, logging to stdout, C
-    extensions and child processes all write to stderr (Argo's log view shows both
-    streams). Only then is the encoded return value written to the real stdout, followed by
-    one newline: Argo's executor trims exactly one trailing newline from stdout
+    else may reach it. From the start of :func:`main` to the end of the process, file
+    descriptor 1 is a duplicate of descriptor 2: ``print``, logging to stdout, C
+    extensions, child processes, and what libraries print at exit (``atexit`` handlers,
+    threads still running) all go to stderr, which Argo's log view shows too. The encoded
+    return value alone is written to the original stdout, kept aside, followed by one
+    newline: Argo's executor trims exactly one trailing newline from stdout
     (``CaptureScriptResult``), so a ``str`` that itself ends with a newline keeps it.
+
+    So :func:`main` is meant to be the whole process (``python -m flowdsl.runtime``, or a
+    local attempt forked from the fork server), which is how pods and the local engine run it.
     """
 
     def __init__(self) -> None:
@@ -123,18 +125,20 @@ class _StdoutForResult:
         self._saved: int | None = os.dup(1)
         os.dup2(2, 1)
 
-    def restore(self) -> None:
-        """Give descriptor 1 back (also when the task failed, for in-process callers)."""
-        if self._saved is None:
+    def write_result(self, text: str | None) -> None:
+        """Write the result (``None``: the task returns nothing) to the original stdout."""
+        if text is None or self._saved is None:
             return
-        sys.stdout.flush()  # what the task printed belongs to stderr, where it was going
-        os.dup2(self._saved, 1)
-        os.close(self._saved)
-        self._saved = None
+        sys.stdout.flush()  # what the task printed first, on stderr
+        data = (text + "\n").encode("utf-8")  # the newline Argo trims (see above)
+        while data:
+            data = data[os.write(self._saved, data) :]
 
-    def write_result(self, text: str) -> None:
-        sys.stdout.write(text + "\n")  # the newline Argo trims (see above)
-        sys.stdout.flush()
+    def close(self) -> None:
+        """Let go of the original stdout (descriptor 1 stays on stderr)."""
+        if self._saved is not None:
+            os.close(self._saved)
+            self._saved = None
 
 
 # --------------------------------------------------------------------------- command line
