@@ -317,7 +317,10 @@ def _pickler_class() -> type[Any]:
             kind = type(obj)
             if kind is set or kind is frozenset:
                 return self._sorted_set_id(obj)
-            if isinstance(obj, type):
+            # issubclass(type(obj), type), not isinstance(obj, type): before Python 3.11,
+            # a generic alias such as list[int] passes isinstance(..., type), and
+            # cloudpickle refuses to look it up as a class.
+            if issubclass(kind, type):
                 _track_class(obj)
             return None
 
