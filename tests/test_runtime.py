@@ -204,7 +204,9 @@ class TestInputs:
         )
         assert result.stderr == "echo called\n"  # what a task prints goes to stderr
         assert result.returncode == 0
-        assert not out.exists()  # the return value is the result: stdout, not a file
+        # The return value is the result: stdout (and, since --outputs is given, the file
+        # `return` that manifests of flowdsl 0.1 read).
+        assert read_outputs(out) == {"return": result.stdout[:-1]}
         assert json.loads(result.stdout) == [
             "42",
             "True",
@@ -321,7 +323,7 @@ class TestOutputs:
         assert result.returncode == 0, result.stderr
         assert result.stdout == '{"model":"vit","accuracy":0.5}\n'
         texts = read_outputs(out)
-        assert texts == {"accuracy": "0.5", "model": "vit"}
+        assert texts == {"accuracy": "0.5", "model": "vit", "return": result.stdout[:-1]}
         assert codec_for(tasks.Metrics).decode(result.stdout[:-1]) == tasks.Metrics("vit", 0.5)
         assert codec_for(float).decode(texts["accuracy"]) == 0.5
 
@@ -330,7 +332,7 @@ class TestOutputs:
         out = tmp_path / "out"
         result = by_import(project, "pair", "x=3", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert read_outputs(out) == {"return-0": "3", "return-1": "3"}
+        assert read_outputs(out) == {"return": '[3,"3"]', "return-0": "3", "return-1": "3"}
         assert codec_for(tuple[int, str]).decode(result.stdout[:-1]) == (3, "3")
 
     def test_none_return_writes_nothing(self, project: Path, tmp_path: Path) -> None:
@@ -349,7 +351,7 @@ class TestOutputs:
         (out / "return-0").write_text("stale")
         result = by_import(project, "pair", "x=12", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert sorted(os.listdir(out)) == ["return-0", "return-1"]
+        assert sorted(os.listdir(out)) == ["return", "return-0", "return-1"]
         assert read_outputs(out)["return-0"] == "12"
 
     def test_default_outputs_directory(self, project: Path) -> None:
@@ -364,7 +366,7 @@ class TestFunctionLookup:
         out = tmp_path / "out"
         result = by_import(project, "decorated", "x=1", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert (result.stdout, out.exists()) == ("2\n", False)
+        assert (result.stdout, read_outputs(out)) == ("2\n", {"return": "2"})
 
     def test_function_as_the_first_argument(self, project: Path) -> None:
         """Compiled templates name the function positionally: MODULE:QUALNAME NAME=VALUE ..."""
@@ -402,7 +404,7 @@ class TestFunctionLookup:
         out = tmp_path / "out"
         result = by_import(project, "user_decorated", "x=1", outputs=out)
         assert result.returncode == 0, result.stderr
-        assert (result.stdout, out.exists()) == ("20\n", False)
+        assert (result.stdout, read_outputs(out)) == ("20\n", {"return": "20"})
 
     def test_module_not_in_image(self, project: Path, tmp_path: Path) -> None:
         """A module the image lacks is exit 2 with the fix."""
@@ -657,7 +659,11 @@ class TestPayload:
         )
         assert (result.returncode, result.stderr) == (0, "scaling vit\n")
         assert result.stdout == '{"model":"vit","accuracy":1.0}\n'
-        assert read_outputs(out) == {"accuracy": "1.0", "model": "vit"}
+        assert read_outputs(out) == {
+            "accuracy": "1.0",
+            "model": "vit",
+            "return": '{"model":"vit","accuracy":1.0}',
+        }
 
     def test_task_name_from_the_header(self, tmp_path: Path) -> None:
         """A payload's `# task:` line becomes FLOWDSL_TASK (flowdsl.current().task)."""
@@ -798,3 +804,54 @@ class TestImports:
             pythonpath=tmp_path,
         )
         assert "yaml" in report["heavy"]
+
+
+OLD_MANIFEST = """
+apiVersion: argoproj.io/v1alpha1
+kind: Workflow
+metadata: {generateName: old-}
+spec:
+  entrypoint: old
+  templates:
+  - name: old
+    dag:
+      tasks:
+      - {name: double, template: double, arguments: {parameters: [{name: x, value: '4'}]}}
+      - name: double-2
+        template: double
+        depends: double
+        arguments:
+          parameters: [{name: x, value: '{{tasks.double.outputs.parameters.return}}'}]
+    outputs:
+      parameters:
+      - name: return
+        valueFrom: {parameter: '{{tasks.double-2.outputs.parameters.return}}'}
+  - name: double
+    inputs: {parameters: [{name: x}]}
+    outputs:
+      parameters:
+      - name: return
+        valueFrom: {path: /tmp/flowdsl/outputs/return}
+    container:
+      image: img
+      command: [python, -m, flowdsl.runtime]
+      args: [--function, old_mod:double, --outputs, /tmp/flowdsl/outputs,
+             --input, 'x={{inputs.parameters.x}}']
+"""
+
+
+def test_a_manifest_of_flowdsl_0_1_still_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Templates compiled by flowdsl 0.1 read the return value from the file `return` and pass
+    --outputs and --input: a registered template or cron workflow keeps working on an image
+    with this runtime."""
+    import yaml
+
+    from flowdsl.local import run_manifest
+
+    (tmp_path / "old_mod.py").write_text("def double(x: int) -> int:\n    return 2 * x\n")
+    monkeypatch.chdir(tmp_path)
+    run = run_manifest(yaml.safe_load(OLD_MANIFEST), run_dir=tmp_path / "run", progress="off")
+    assert run.status == "Succeeded", run.message
+    assert run.outputs["return"] == "16"

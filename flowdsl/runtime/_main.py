@@ -26,6 +26,8 @@ from flowdsl.errors import (
 __all__ = ["main"]
 
 _PROG = "python -m flowdsl.runtime"
+#: Where output files go without --outputs (the path compiled manifests read them from).
+DEFAULT_OUTPUTS = "/tmp/flowdsl/outputs"
 _SHOW_MAX = 200
 _MISMATCH_FIX = "the workflow does not match this image's code; compile it again and resubmit"
 
@@ -86,9 +88,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         task = getattr(fn, "__qualname__", None) or repr(fn)
         call_args, call_kwargs = _decode_inputs(fn, hints, inputs, task)
         value = _call(fn, call_args, call_kwargs)
-        outputs = _encode_outputs(hints, value, task, args.outputs)
-        result = outputs.pop("return", None)
-        _write_outputs(args.outputs, outputs, task)
+        directory = args.outputs or DEFAULT_OUTPUTS
+        outputs = _encode_outputs(hints, value, task, directory)
+        result = outputs.get("return")
+        if args.outputs is None:
+            # NOTE: manifests compiled by flowdsl 0.1 declared the return value as the file
+            # `return` and always passed --outputs; writing it there too when --outputs is
+            # given keeps their registered templates and cron workflows running on images
+            # with this runtime. Nothing reads the extra file otherwise.
+            outputs.pop("return", None)
+        _write_outputs(directory, outputs, task)
         stdout.write_result(result)
     except _UserCodeFailed:
         return 1
@@ -180,9 +189,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--outputs",
         metavar="DIR",
-        default="/tmp/flowdsl/outputs",
-        help="directory that receives one file per field output and the returned artifact; "
-        "the return value itself is written to stdout (default: %(default)s)",
+        default=None,
+        help="directory that receives one file per field output and the returned artifact "
+        f"(default: {DEFAULT_OUTPUTS}); the return value is written to stdout, and, when this "
+        "flag is given, also to the file 'return' (what older manifests read)",
     )
     return parser
 
