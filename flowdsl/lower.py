@@ -9,14 +9,19 @@ The shape of what is emitted (see docs/manifests.md):
 - ``spec.arguments.parameters``: one per flow parameter, with the default as ``value``, an
   ``enum`` for ``bool``/``Literal``/``Enum`` hints and a description that ends with the type.
 - one DAG template named after the flow: one task per call, arguments from
-  ``{{workflow.parameters.x}}``, constants and ``{{tasks.t.outputs.parameters.p}}``,
-  ``depends`` from data flow and ``.after()``; its outputs are the flow's result.
+  ``{{workflow.parameters.x}}``, constants, ``{{tasks.t.outputs.result}}`` (a task's return
+  value) and ``{{tasks.t.outputs.parameters.p}}`` (a field, or a sub-flow's return);
+  ``depends`` from data flow and ``.after()``; its outputs are the flow's result. Loops are
+  ``withItems``, ``withSequence`` (consecutive ints) or ``withParam``.
 - one leaf template per task definition and options (not per call): inputs are the task's
-  parameters (a Python default becomes the input's ``default``), outputs are read from the
-  files the runtime writes under :data:`OUTPUTS_DIR`. The container runs
-  ``python -m flowdsl.runtime``: by import (``--function module:qualname``, a container
-  template) or by value (a script template whose ``source`` is the cloudpickle payload, and
-  whose path Argo appends after ``--payload``).
+  parameters (a Python default becomes the input's ``default``); the return value is the
+  pod's stdout (NOTE: [The result is stdout] in ``flowdsl/runtime/_main.py``), fields and
+  artifacts are read from the files the runtime writes under :data:`OUTPUTS_DIR`. The
+  container runs ``python -m flowdsl.runtime``: by import (``module:qualname NAME=VALUE
+  ...``, a container template) or by value (a script template whose ``source`` is the
+  cloudpickle payload, and whose path Argo appends after ``--payload``).
+- ``spec.templateDefaults``: the container fields every leaf template shares, written once
+  (:func:`hoist_template_defaults`).
 
 Output is deterministic: the same flow gives the same manifest, byte for byte.
 """
