@@ -1,14 +1,14 @@
 """The in-pod runtime: ``python -m flowdsl.runtime`` runs one task inside its container.
 
 Every template flowdsl emits runs this command. It finds the task's function, by import
-(``--function module:qualname``, for images that contain the project) or by value
-(``--payload PATH``, the script file Argo writes from a script template's ``source``, see
-:mod:`flowdsl.payload`); decodes each ``--input name=text`` with the codec of the
-parameter's type hint (:func:`flowdsl.types.codec_for`); calls the function; writes the
-encoded return value to stdout, which Argo keeps as the step's ``outputs.result``; and
-writes each field output of a structured return (:func:`flowdsl.types.output_values`) and
-a returned artifact to a file of the ``--outputs`` directory, where Argo's
-``valueFrom.path`` reads it.
+(``module:qualname`` as the first argument, or ``--function``, for images that contain the
+project) or by value (``--payload PATH``, the script file Argo writes from a script
+template's ``source``, see :mod:`flowdsl.payload`); decodes each ``name=text`` argument
+(or ``--input name=text``) with the codec of the parameter's type hint
+(:func:`flowdsl.types.codec_for`); calls the function; writes the encoded return value to
+stdout, which Argo keeps as the step's ``outputs.result``; and writes each field output of
+a structured return (:func:`flowdsl.types.output_values`) and a returned artifact to a
+file of the ``--outputs`` directory, where Argo's ``valueFrom.path`` reads it.
 
 Exit status:
 

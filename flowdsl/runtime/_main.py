@@ -91,11 +91,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         directory = args.outputs or DEFAULT_OUTPUTS
         outputs = _encode_outputs(hints, value, task, directory)
         result = outputs.get("return")
+        # Given --outputs, the return value is also written to the file `return`: manifests
+        # compiled by flowdsl 0.1 read it there (and always passed --outputs), so their
+        # registered templates and cron workflows keep running on images with this runtime.
         if args.outputs is None:
-            # NOTE: manifests compiled by flowdsl 0.1 declared the return value as the file
-            # `return` and always passed --outputs; writing it there too when --outputs is
-            # given keeps their registered templates and cron workflows running on images
-            # with this runtime. Nothing reads the extra file otherwise.
             outputs.pop("return", None)
         _write_outputs(directory, outputs, task)
         stdout.write_result(result)
