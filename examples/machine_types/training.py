@@ -30,3 +30,7 @@ def fit(features: list[float]) -> float:
 def training(table: str = "customers") -> float:
     """Load, featurise and fit, each on its machine type."""
     return fit(featurise(load(table)))
+
+
+if __name__ == "__main__":
+    training.main()

@@ -46,3 +46,7 @@ def pipeline(
     score = train(paths, model)
     notify(score, channel)
     return score
+
+
+if __name__ == "__main__":
+    pipeline.main()
