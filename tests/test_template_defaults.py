@@ -120,6 +120,24 @@ class TestHoist:
         assert "REF" in env
         assert "SHARED" not in env
 
+    def test_each_template_keeps_its_own_image(self) -> None:
+        """The defaults need an image (the schema requires one); every template's own wins."""
+        gpu = first.options(image="registry/gpu:2")
+
+        @flow(image="registry/cpu:1", code="import")
+        def f(x: int = 1) -> int:
+            return second(gpu(x))
+
+        doc = compile_dict(f)
+        assert_valid_argo(doc)
+        assert doc["spec"]["templateDefaults"]["container"]["image"] == "registry/gpu:2"
+        images = {
+            name: t["container"]["image"]
+            for name, t in templates_as_run(doc).items()
+            if "container" in t
+        }
+        assert images == {"first": "registry/gpu:2", "second": "registry/cpu:1"}
+
     def test_one_leaf_has_no_defaults(self) -> None:
         @flow(image="img", code="import")
         def f(x: int = 1) -> int:
