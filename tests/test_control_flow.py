@@ -224,6 +224,21 @@ class TestMap:
         assert "Argument list too long (the argument 'items' is 303 KiB;" in message
         assert "Linux refuses one argument over 128 KiB, in a pod too" in message
 
+    def test_empty_constant_list_is_refused(self) -> None:
+        """A loop over nothing would be skipped by Argo, and its fan-in could not run."""
+
+        @flow(image="img")
+        def nothing() -> int:
+            return total(square.map([]))
+
+        with pytest.raises(TraceError) as exc:
+            nothing.trace()
+        assert str(exc.value).endswith(
+            "map(...) over an empty list (x): there is nothing to run; pass at least one item; "
+            "the list is known when the flow is traced, so an 'if' in the flow body can leave "
+            "out square.map(...)"
+        )
+
     def test_items_of_other_types_are_their_parameter_text(self, tmp_path: Path) -> None:
         """Floats, strings and zipped lists keep the codec's text; ints in a zip are numbers."""
 

@@ -119,3 +119,47 @@ def test_random_flows_run_locally_like_python(plan: list[tuple[str, int, int, in
         run = flowdsl.run(random_flow, progress="off", run_dir=Path(tmp) / "run")
         assert run.status == "Succeeded", run.local.message
         assert run.result == expected
+
+
+@task
+def add(x: int, offset: int) -> int:
+    return x + offset
+
+
+@task
+def total(xs: list[int]) -> int:
+    return sum(xs)
+
+
+#: Constant lists of each shape lowering treats apart: consecutive ints either way (a
+#: withSequence), and any ints (withItems).
+map_items = st.one_of(
+    st.builds(lambda lo, n: list(range(lo, lo + n)), st.integers(-5, 5), st.integers(1, 4)),
+    st.builds(lambda hi, n: list(range(hi, hi - n, -1)), st.integers(-5, 5), st.integers(1, 4)),
+    st.lists(st.integers(-50, 50), min_size=1, max_size=4),
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(map_items, st.integers(min_value=-3, max_value=3), st.booleans())
+def test_random_maps_run_locally_like_python(items: list[int], offset: int, wrap: bool) -> None:
+    """A map over a constant list, with an unmapped flow parameter, with or without its own
+    parallelism (a wrapper DAG), then a fan-in: valid for Argo, and locally what Python
+    gives."""
+    import tempfile
+    from pathlib import Path
+
+    import flowdsl
+    from flowdsl import unmapped
+
+    each = add.options(parallelism=2) if wrap else add
+
+    @flow(image="img")
+    def mapped(k: int = offset) -> int:
+        return total(each.map(items, unmapped(k)))
+
+    assert_valid_argo(compile_dict(mapped))
+    with tempfile.TemporaryDirectory() as tmp:
+        run = flowdsl.run(mapped, progress="off", run_dir=Path(tmp) / "run")
+        assert run.status == "Succeeded", run.local.message
+        assert run.result == sum(item + offset for item in items)

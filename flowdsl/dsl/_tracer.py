@@ -414,6 +414,15 @@ class _Tracer:
                 **where,
             )
         lengths = {name: len(value.value) for name, value in each if isinstance(value, Const)}
+        empty = [name for name, count in lengths.items() if count == 0]
+        if empty:
+            # Argo skips a loop over nothing, and what reads its outputs then cannot run.
+            raise TraceError(
+                f"map(...) over an empty list ({', '.join(empty)}): there is nothing to run",
+                fix="pass at least one item; the list is known when the flow is traced, so "
+                f"an 'if' in the flow body can leave out {callee.name}.map(...)",
+                **where,
+            )
         if len(set(lengths.values())) > 1:
             shown = ", ".join(f"{name}: {count}" for name, count in lengths.items())
             raise TraceError(
