@@ -224,6 +224,28 @@ class TestMap:
         assert "Argument list too long (the argument 'items' is 303 KiB;" in message
         assert "Linux refuses one argument over 128 KiB, in a pod too" in message
 
+    def test_runtime_list_that_is_empty_fans_in_nothing(self, tmp_path: Path) -> None:
+        """Argo skips a loop over an empty list and leaves the reference to its outputs
+        as written: the reader of the fan-in gets [], as in Python."""
+
+        @task
+        def none() -> list[int]:
+            return []
+
+        @flow(image="img")
+        def empty() -> int:
+            return total(square.map(none()))
+
+        result = run(empty, tmp_path)
+        assert result.result == 0
+        node = result.tasks["square"].node
+        assert (node.phase, node.message) == ("Skipped", "Skipped, empty params")
+        stderr = result.tasks["total"].node.stderr
+        assert stderr is not None
+        assert stderr.read_text() == (
+            "flowdsl.runtime: values: {{tasks.square.outputs.result}} ran no items; received []\n"
+        )
+
     def test_empty_constant_list_is_refused(self) -> None:
         """A loop over nothing would be skipped by Argo, and its fan-in could not run."""
 

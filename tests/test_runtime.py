@@ -855,3 +855,19 @@ def test_a_manifest_of_flowdsl_0_1_still_runs(
     run = run_manifest(yaml.safe_load(OLD_MANIFEST), run_dir=tmp_path / "run", progress="off")
     assert run.status == "Succeeded", run.message
     assert run.outputs["return"] == "16"
+
+
+def test_an_unresolved_loop_reference_is_an_empty_fan_in(tmp_path: Path) -> None:
+    """Only a list parameter, and only a whole reference to a loop's outputs, becomes []."""
+    (tmp_path / "fan_mod.py").write_text(
+        "def count(xs: list[int]) -> int:\n    return len(xs)\n"
+        "def echo(x: str) -> str:\n    return x\n"
+    )
+    ref = "{{tasks.square.outputs.result}}"
+    empty = runtime("fan_mod:count", f"xs={ref}", cwd=tmp_path, pythonpath=tmp_path)
+    assert (empty.returncode, empty.stdout) == (0, "0\n"), empty.stderr
+    assert empty.stderr == f"flowdsl.runtime: xs: {ref} ran no items; received []\n"
+    text = runtime("fan_mod:echo", f"x={ref}", cwd=tmp_path, pythonpath=tmp_path)
+    assert (text.returncode, text.stdout) == (0, f"{ref}\n")
+    partial = runtime("fan_mod:count", f"xs=[{ref}]", cwd=tmp_path, pythonpath=tmp_path)
+    assert partial.returncode == 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -400,6 +401,7 @@ def _decode_inputs(
                 kwargs[param.name] = value
             continue
         text = _normalise_failures(hints[param.name], inputs[param.name])
+        text = _normalise_empty_loop(hints[param.name], text, param.name)
         try:
             codec = codec_for(hints[param.name])
         except AnnotationError as err:
@@ -481,6 +483,29 @@ def _normalise_failures(annotation: Any, text: str) -> str:
         except ValueError:
             return text
     return "[]" if stripped in ("", "null") else stripped
+
+
+#: An Argo reference to a loop's outputs that Argo left as it was written.
+_UNRESOLVED_LOOP_OUTPUT = re.compile(
+    r"\{\{(?:tasks|steps)\.[-\w]+\.outputs\.(?:result|parameters\.[-\w]+)\}\}"
+)
+
+
+def _normalise_empty_loop(annotation: Any, text: str, parameter: str) -> str:
+    """``[]`` for the fan-in of a map that ran no items.
+
+    Argo skips a loop over an empty list ("Skipped, empty params") and, having no outputs
+    to aggregate, leaves the reference in the next task's argument unresolved. In a flowdsl
+    manifest that is the only way such a reference reaches a task (a failed or condition
+    skipped map omits its readers), so a ``list[...]`` parameter receiving it gets the empty
+    list that mapping over nothing gives in Python. The note on stderr says so.
+    """
+    import typing
+
+    if typing.get_origin(annotation) is not list or not _UNRESOLVED_LOOP_OUTPUT.fullmatch(text):
+        return text
+    sys.stderr.write(f"flowdsl.runtime: {parameter}: {text} ran no items; received []\n")
+    return "[]"
 
 
 def _read_artifact(kind: Any, path: str, task: str, parameter: str) -> Any:
