@@ -278,7 +278,7 @@ def hera_settings(name: str, same: bool) -> dict[str, Any]:
     from hera.workflows.models import PodGC
 
     return {
-        "pod_gc": PodGC(strategy="OnPodCompletion"),
+        "pod_gc": PodGC(strategy="OnPodSuccess"),
         "active_deadline_seconds": 86400,
         "labels": {"flowdsl/flow": name},
     }

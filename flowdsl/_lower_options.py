@@ -47,7 +47,9 @@ BUILTIN_TASK = TaskOptions(
     resources=Resources(cpu="500m", memory="512Mi"),
     timeout=4 * 3600,
 )
-BUILTIN_WORKFLOW = WorkflowOptions(pod_gc="OnPodCompletion", workflow_timeout=24 * 3600)
+# Pods that succeeded are deleted at once; a failed pod stays until its workflow is deleted,
+# so its logs can still be read (`python -m flowdsl logs`, the Argo UI) without a log archive.
+BUILTIN_WORKFLOW = WorkflowOptions(pod_gc="OnPodSuccess", workflow_timeout=24 * 3600)
 
 #: ``Cache(max_age=None)``: Argo requires a maxAge, so "never expires" is ten years.
 NO_EXPIRY = "87600h"

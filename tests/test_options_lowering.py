@@ -116,7 +116,8 @@ class TestPrecedence:
 
         doc = compile_dict(f, config=parse_config({}))
         t = templates(doc)["step"]
-        assert doc["spec"]["podGC"] == {"strategy": "OnPodCompletion"}
+        # A failed pod stays, so its logs can be read; a succeeded one goes at once.
+        assert doc["spec"]["podGC"] == {"strategy": "OnPodSuccess"}
         assert doc["spec"]["activeDeadlineSeconds"] == 86400
         assert t["activeDeadlineSeconds"] == 14400
         assert body(t)["resources"] == {"requests": {"cpu": "500m", "memory": "512Mi"}}
