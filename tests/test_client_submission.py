@@ -32,6 +32,11 @@ def doubler(start_value: int = 2, mode: Literal["a", "b"] = "a") -> int:
     return double(start_value)
 
 
+@flow(image="python:3.11")
+def doubled_all() -> list[int]:
+    return double.map([1, 2, 3])
+
+
 @pytest.fixture
 def client(argo_server: ArgoServer) -> Any:
     with Client(connect(argo_server)) as c:
@@ -154,6 +159,18 @@ class TestSubmission:
         argo_server.put_workflow(wf)
         assert run.outputs() == {"return": "42"}
         assert run.result() == 42
+
+    def test_result_of_a_fan_in(self, argo_server: ArgoServer, client: Client) -> None:
+        """A flow returning a map's results receives Argo's aggregate of results, plain
+        values as texts; result() decodes it as the local run does."""
+        run = client.submit(doubled_all)
+        argo_server.finish_workflow(run.name)
+        wf = argo_server.workflow(run.name)
+        wf["status"]["nodes"][run.name]["outputs"] = {
+            "parameters": [{"name": "return", "value": '["2","4","6"]'}]
+        }
+        argo_server.put_workflow(wf)
+        assert run.result() == [2, 4, 6]
 
     def test_result_needs_the_flow(self, client: Client) -> None:
         """A handle looked up by name cannot decode a result."""

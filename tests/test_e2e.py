@@ -35,7 +35,8 @@ def _with_image(manifest: dict[str, Any]) -> dict[str, Any]:
     if not image:
         return manifest
     doc = copy.deepcopy(manifest)
-    for template in doc["spec"]["templates"]:
+    defaults = doc["spec"].get("templateDefaults") or {}
+    for template in [*doc["spec"]["templates"], defaults]:
         for kind in ("container", "script"):
             if kind in template:
                 template[kind]["image"] = image
@@ -58,8 +59,18 @@ def test_submit_and_wait(client: Any, path: Path) -> None:
 
     flow = load_flow(str(path))
     state = client.create_workflow(_with_image(compile_dict(flow)), flow=flow.name)
-    final = client.submission(state.name, flow=flow).wait(TIMEOUT)
+    submission = client.submission(state.name, flow=flow)
+    final = submission.wait(TIMEOUT)
     assert final.ok, [f"{n.display_name}: {n.message}" for n in final.failed_nodes()]
+    # The result travels through the pods' stdout (outputs.result), the templateDefaults and
+    # the fan-ins exactly as the local engine runs them: both give the same value (flows
+    # whose result depends on the time they run aside).
+    from flowdsl.scheduling import is_scheduled_time
+
+    if flow.returns is not None and not any(is_scheduled_time(p.annotation) for p in flow.params):
+        import flowdsl
+
+        assert submission.result() == flowdsl.run(flow, progress="off").result
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])

@@ -177,7 +177,8 @@ class Submission:
                 fix="call wait() first; a failed workflow has no result",
                 flow=self.flow.name,
             )
-        return codecs.codec_for(self.flow.returns).decode(outputs["return"])
+        # A flow returning a map's results gets Argo's aggregate (plain values as texts).
+        return codecs.decode_fan_in(codecs.codec_for(self.flow.returns), outputs["return"])
 
 
 def workflow_logs(
