@@ -148,15 +148,20 @@ class TestSubmission:
         argo_server.finish_workflow(run.name)
         assert list(lines) == []
 
+    @staticmethod
+    def finished_with(argo_server: ArgoServer, name: str, value: str) -> None:
+        """Finish workflow ``name`` with ``value`` as its entry node's ``return`` output."""
+        argo_server.finish_workflow(name)
+        wf = argo_server.workflow(name)
+        wf["status"]["nodes"][name]["outputs"] = {
+            "parameters": [{"name": "return", "value": value}]
+        }
+        argo_server.put_workflow(wf)
+
     def test_result(self, argo_server: ArgoServer, client: Client) -> None:
         """result() decodes the flow's return output by its type."""
         run = client.submit(doubler)
-        argo_server.finish_workflow(run.name)
-        wf = argo_server.workflow(run.name)
-        wf["status"]["nodes"][run.name]["outputs"] = {
-            "parameters": [{"name": "return", "value": "42"}]
-        }
-        argo_server.put_workflow(wf)
+        self.finished_with(argo_server, run.name, "42")
         assert run.outputs() == {"return": "42"}
         assert run.result() == 42
 
@@ -164,12 +169,7 @@ class TestSubmission:
         """A flow returning a map's results receives Argo's aggregate of results, plain
         values as texts; result() decodes it as the local run does."""
         run = client.submit(doubled_all)
-        argo_server.finish_workflow(run.name)
-        wf = argo_server.workflow(run.name)
-        wf["status"]["nodes"][run.name]["outputs"] = {
-            "parameters": [{"name": "return", "value": '["2","4","6"]'}]
-        }
-        argo_server.put_workflow(wf)
+        self.finished_with(argo_server, run.name, '["2","4","6"]')
         assert run.result() == [2, 4, 6]
 
     def test_result_needs_the_flow(self, client: Client) -> None:
