@@ -178,7 +178,7 @@ def _task_runs(graph: FlowGraph, local: LocalRun) -> dict[str, TaskRun]:
                 # A task's whole return value is its stdout (NOTE: [The result is stdout]).
                 text = (
                     node.result
-                    if out.name == "return" and not out.artifact and call.returns_result
+                    if out.name == "return" and call.returns_result
                     else node.outputs.get(out.name)
                 )
                 if text is not None:

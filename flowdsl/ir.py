@@ -412,8 +412,10 @@ class Call:
         stdout: it hands its return up as the output parameter ``return``. A returned
         artifact is an artifact either way.
         """
-        return isinstance(self.task, TaskDef) and (
-            self.loop is None or self.loop.parallelism is None
+        return (
+            isinstance(self.task, TaskDef)
+            and (self.loop is None or self.loop.parallelism is None)
+            and not any(out.artifact for out in self.task.outputs if out.name == "return")
         )
 
     def data_upstream(self) -> tuple[str, ...]:

@@ -127,13 +127,19 @@ def dump(fn: Callable[..., Any], hints: Mapping[str, Any], *, task: str | None =
 
 def task_name(text: str) -> str | None:
     """The task name in a payload's header (``# task: NAME``), if :func:`dump` wrote one."""
-    for line in text.splitlines()[1:]:
+    return _read_header(text.splitlines())[0].get("task") or None
+
+
+def _read_header(lines: list[str]) -> tuple[dict[str, str], int]:
+    """The ``# key: value`` lines after the first, and the index of the first body line."""
+    header: dict[str, str] = {}
+    for index, line in enumerate(lines[1:], start=1):
         if not line.startswith("#"):
-            break
+            return header, index
         key, sep, value = line[1:].partition(":")
-        if sep and key.strip() == "task":
-            return value.strip() or None
-    return None
+        if sep:
+            header[key.strip()] = value.strip()
+    return header, len(lines)
 
 
 def load(text: str) -> tuple[Callable[..., Any], dict[str, Any]]:
@@ -166,16 +172,7 @@ def load(text: str) -> tuple[Callable[..., Any], dict[str, Any]]:
             fix="pass the file holding the template's script source, as flowdsl wrote it",
         )
 
-    header: dict[str, str] = {}
-    body_start = len(lines)
-    for index, line in enumerate(lines[1:], start=1):
-        if not line.startswith("#"):
-            body_start = index
-            break
-        key, sep, value = line[1:].partition(":")
-        if sep:
-            header[key.strip()] = value.strip()
-
+    header, body_start = _read_header(lines)
     function = header.get("function", "")
     task = function.rpartition(":")[2] or None
     for key in ("python", "cloudpickle", "flowdsl", "crc32"):
